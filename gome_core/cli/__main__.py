@@ -1,0 +1,3 @@
+from gome_core.cli import main
+
+main()

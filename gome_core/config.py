@@ -1,0 +1,411 @@
+"""Configuration: TOML files, presets and ``--set key=value``, structured into attrs classes.
+
+Layers, lowest first: :data:`DEFAULTS`, the preset, each ``-c`` file in order, each ``--set``.
+Layers are merged as plain mappings, then structured once with cattrs into :class:`RunConfig`.
+A component section is *tagged* by its ``name``: ``executor = "local"`` or
+``[executor] name = "local"  timeout_s = 600``; the other keys structure into the config class
+that the component registered, so a typo or a wrong type is an error with its path::
+
+    $.executor.timeout_s: expected a number, got "ten"
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import tomllib
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any, ClassVar
+
+import attrs
+import cattrs
+from attrs import field, frozen
+from cattrs.errors import ClassValidationError, ForbiddenExtraKeysError, IterableValidationError
+
+from gome_core.errors import ComponentNotFoundError, ConfigError, UsageError
+from gome_core.plugins import COMPONENT_KINDS, PluginRegistry, get_registry
+
+__all__ = [
+    "DEFAULTS",
+    "ComponentSpec",
+    "ExecutorSpec",
+    "GradientEstimatorSpec",
+    "ImplementerSpec",
+    "LLMSpec",
+    "MomentumSpec",
+    "OptimizerSpec",
+    "ResolvedConfig",
+    "RunConfig",
+    "TraceCoordinatorSpec",
+    "ValidatorSpec",
+    "apply_override",
+    "load_toml",
+    "merge",
+    "parse_override",
+    "resolve",
+]
+
+
+# --------------------------------------------------------------------------- component specs
+
+
+@frozen
+class ComponentSpec:
+    """A component chosen by name, with its structured config (``None``: it takes none)."""
+
+    kind: ClassVar[str] = ""
+    name: str
+    config: Any = None
+
+    def create(self, registry: PluginRegistry | None = None) -> Any:
+        """Build the component through the registry that structured this spec."""
+        return (registry or get_registry()).get(self.kind, self.name).create(self.config)
+
+
+def _spec_class(kind: str) -> type[ComponentSpec]:
+    cls = type(f"{''.join(p.title() for p in kind.split('_'))}Spec", (ComponentSpec,), {})
+    cls.kind = kind
+    cls.__doc__ = f"A {COMPONENT_KINDS[kind][1]} chosen by name, with its config."
+    cls.__module__ = __name__
+    return cls
+
+
+LLMSpec = _spec_class("llm")
+ExecutorSpec = _spec_class("executor")
+ValidatorSpec = _spec_class("validator")
+GradientEstimatorSpec = _spec_class("gradient_estimator")
+MomentumSpec = _spec_class("momentum")
+TraceCoordinatorSpec = _spec_class("trace_coordinator")
+ImplementerSpec = _spec_class("implementer")
+OptimizerSpec = _spec_class("optimizer")
+
+
+# --------------------------------------------------------------------------- the run config
+
+
+@frozen
+class BudgetConfig:
+    """Run limits; whichever is reached first ends the run. Unset means unlimited."""
+
+    steps: int | None = None
+    hours: float | None = None
+    tokens: int | None = None
+    usd: float | None = None
+
+
+@frozen
+class RunConfig:
+    """The whole configuration of a run."""
+
+    executor: ExecutorSpec  # type: ignore[valid-type]
+    task: str | None = None
+    preset: str | None = None
+    seed: int = 0
+    budget: BudgetConfig = BudgetConfig()
+    llm: LLMSpec | None = None  # type: ignore[valid-type]
+    optimizer: OptimizerSpec | None = None  # type: ignore[valid-type]
+    validators: tuple[ValidatorSpec, ...] = field(default=(), converter=tuple)  # type: ignore[valid-type]
+    run_dir: str | None = None
+
+
+#: The lowest layer: what holds when nothing else says otherwise.
+DEFAULTS: Mapping[str, Any] = {"executor": "local", "seed": 0}
+
+
+@frozen
+class ResolvedConfig:
+    """A structured :class:`RunConfig` plus what produced it: plugin versions, layers."""
+
+    config: RunConfig
+    raw: Mapping[str, Any]
+    registry: PluginRegistry = field(repr=False, eq=False)
+    sources: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """The configuration as plain data (``None`` values omitted, TOML-ready)."""
+        return _drop_none(_converter(self.registry).unstructure(self.config))
+
+    def components(self) -> list[tuple[str, str, str]]:
+        """``(path, component name, provider)`` for every component in the config."""
+        rows = []
+        for path, spec in _walk_specs(self.config, "$"):
+            reg = self.registry.get(spec.kind, spec.name)
+            version = f" {reg.plugin.version}" if reg.plugin.version else ""
+            provider = f"{reg.plugin.distribution or reg.plugin.module}{version}"
+            rows.append((path, spec.name, f"{provider} (plugin {reg.plugin.name})"))
+        return rows
+
+    def describe(self) -> dict[str, Any]:
+        """Everything needed to reproduce the run's setup: config, sources, plugin versions."""
+        from gome_core import __version__
+
+        return {
+            "gome_version": __version__,
+            "sources": list(self.sources),
+            "config": self.to_dict(),
+            "components": [
+                {"path": p, "name": n, "provider": prov} for p, n, prov in self.components()
+            ],
+            "plugins": [
+                {"name": p.name, "distribution": p.distribution, "version": p.version}
+                for p in self.registry.plugins
+            ],
+        }
+
+    def to_toml(self) -> str:
+        import tomli_w
+
+        header = "".join(
+            f"# {path[2:]} = {name!r}: {provider}\n" for path, name, provider in self.components()
+        )
+        return header + tomli_w.dumps(self.to_dict())
+
+
+def _walk_specs(value: Any, path: str) -> Iterable[tuple[str, ComponentSpec]]:
+    if isinstance(value, ComponentSpec):
+        yield path, value
+        value = value.config
+    if attrs.has(type(value)):
+        for a in attrs.fields(type(value)):
+            yield from _walk_specs(getattr(value, a.name), f"{path}.{a.name}")
+    elif isinstance(value, (list, tuple)):
+        for i, item in enumerate(value):
+            yield from _walk_specs(item, f"{path}[{i}]")
+
+
+def _drop_none(value: Any) -> Any:
+    """Plain data for TOML: no ``None`` (TOML has no null) and no empty tables."""
+    if isinstance(value, Mapping):
+        out = {k: _drop_none(v) for k, v in value.items() if v is not None}
+        return {k: v for k, v in out.items() if v != {}}
+    if isinstance(value, (list, tuple)):
+        return [_drop_none(v) for v in value]
+    return value
+
+
+# --------------------------------------------------------------------------- strict structuring
+
+
+class _Mismatch(ValueError):
+    """A value of the wrong type; the message is the user-facing explanation."""
+
+
+def _describe(value: Any) -> str:
+    if isinstance(value, str):
+        return f'"{value}"'
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, Mapping):
+        return "a table"
+    if isinstance(value, (list, tuple)):
+        return "a list"
+    return repr(value)
+
+
+def _strict_int(value: Any, _: type) -> int:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    raise _Mismatch(f"expected an integer, got {_describe(value)}")
+
+
+def _strict_float(value: Any, _: type) -> float:
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    raise _Mismatch(f"expected a number, got {_describe(value)}")
+
+
+def _strict_bool(value: Any, _: type) -> bool:
+    if isinstance(value, bool):
+        return value
+    raise _Mismatch(f"expected true or false, got {_describe(value)}")
+
+
+def _strict_str(value: Any, _: type) -> str:
+    if isinstance(value, str):
+        return value
+    raise _Mismatch(f"expected a string, got {_describe(value)}")
+
+
+def _converter(registry: PluginRegistry) -> cattrs.Converter:
+    conv = cattrs.Converter(forbid_extra_keys=True, detailed_validation=True)
+    conv.register_structure_hook(int, _strict_int)
+    conv.register_structure_hook(float, _strict_float)
+    conv.register_structure_hook(bool, _strict_bool)
+    conv.register_structure_hook(str, _strict_str)
+    conv.register_structure_hook(Path, lambda v, _: Path(_strict_str(v, str)))
+    conv.register_unstructure_hook(Path, str)
+
+    def structure_spec(value: Any, cls: type[ComponentSpec]) -> ComponentSpec:
+        if isinstance(value, str):
+            value = {"name": value}
+        if not isinstance(value, Mapping):
+            raise _Mismatch(
+                f"expected a {COMPONENT_KINDS[cls.kind][1]} name or a table with a 'name' key, "
+                f"got {_describe(value)}"
+            )
+        if "name" not in value:
+            raise _Mismatch(
+                f"missing 'name': which {COMPONENT_KINDS[cls.kind][1]}? "
+                f"Registered: {', '.join(registry.names(cls.kind)) or 'none'}"
+            )
+        name = _strict_str(value["name"], str)
+        reg = registry.components[cls.kind].get(name)
+        if reg is None:
+            raise _Mismatch(
+                str(
+                    ComponentNotFoundError(
+                        COMPONENT_KINDS[cls.kind][1], name, registry.names(cls.kind)
+                    )
+                )
+            )
+        rest = {k: v for k, v in value.items() if k != "name"}
+        if reg.config is None:
+            if rest:
+                raise ForbiddenExtraKeysError("", cls, set(rest))
+            return cls(name=name)
+        return cls(name=name, config=conv.structure(rest, reg.config))
+
+    def unstructure_spec(spec: ComponentSpec) -> dict[str, Any]:
+        body = conv.unstructure(spec.config) if spec.config is not None else {}
+        return {"name": spec.name, **body}
+
+    conv.register_structure_hook_func(
+        lambda t: isinstance(t, type) and issubclass(t, ComponentSpec), structure_spec
+    )
+    conv.register_unstructure_hook_func(
+        lambda t: isinstance(t, type) and issubclass(t, ComponentSpec), unstructure_spec
+    )
+    return conv
+
+
+def _known_keys(cls: type) -> list[str]:
+    if isinstance(cls, type) and issubclass(cls, ComponentSpec):
+        return ["name"]
+    return [a.name for a in attrs.fields(cls)] if attrs.has(cls) else []
+
+
+def _problems(exc: BaseException, path: str = "$") -> list[tuple[str, str]]:
+    """Turn cattrs' nested validation errors into ``(path, message)`` pairs."""
+    out: list[tuple[str, str]] = []
+    if isinstance(exc, (ClassValidationError, IterableValidationError)):
+        with_notes, without = exc.group_exceptions()
+        for sub, note in with_notes:
+            step = (
+                f"[{note.index}]" if isinstance(exc, IterableValidationError) else f".{note.name}"
+            )
+            out.extend(_problems(sub, path + step))
+        for sub in without:
+            out.extend(_problems(sub, path))
+    elif isinstance(exc, ForbiddenExtraKeysError):
+        known = _known_keys(exc.cl)
+        for key in sorted(exc.extra_fields):
+            close = difflib.get_close_matches(key, known, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            out.append(
+                (f"{path}.{key}", f"unknown key{hint} (known: {', '.join(known) or 'none'})")
+            )
+    elif isinstance(exc, KeyError):
+        out.append((path, "required key missing"))
+    elif isinstance(exc, _Mismatch):
+        out.append((path, str(exc)))
+    elif isinstance(exc, (ValueError, TypeError)):
+        out.append((path, f"invalid value: {exc}"))
+    else:
+        raise exc
+    return out
+
+
+# --------------------------------------------------------------------------- layers
+
+
+def load_toml(path: str | Path) -> dict[str, Any]:
+    """Read a TOML config file; syntax errors name the file and the line."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise UsageError(f"config file {path} does not exist.") from None
+    except OSError as exc:
+        raise UsageError(f"config file {path} cannot be read: {exc.strerror}.") from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise UsageError(f"config file {path} is not valid TOML: {exc}.") from None
+
+
+def merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    """Deep-merge ``override`` into a copy of ``base``.
+
+    A component given by name (``"local"``) counts as ``{"name": "local"}``; switching a component
+    to another name drops the old one's settings, which would not fit the new one.
+    """
+    out = copy.deepcopy(dict(base))
+    for key, new in override.items():
+        old = out.get(key)
+        if isinstance(new, Mapping) and isinstance(old, (Mapping, str)):
+            old_map = {"name": old} if isinstance(old, str) else old
+            if "name" in new and old_map.get("name") not in (None, new["name"]):
+                out[key] = copy.deepcopy(dict(new))
+            else:
+                out[key] = merge(old_map, new)
+        elif isinstance(new, str) and isinstance(old, Mapping) and old.get("name") == new:
+            continue  # same component named again: keep its settings
+        else:
+            out[key] = copy.deepcopy(new)
+    return out
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    """Split ``a.b.c=value``; the value is read as TOML (``10``, ``true``, ``[1, 2]``), else as a
+    plain string."""
+    key, sep, raw = text.partition("=")
+    key = key.strip()
+    if not sep or not key or any(not part for part in key.split(".")):
+        raise UsageError(f"--set {text!r}: expected KEY=VALUE, e.g. --set executor.timeout_s=600.")
+    try:
+        value = tomllib.loads(f"v = {raw.strip()}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = raw.strip()
+    return key.split("."), value
+
+
+def apply_override(config: Mapping[str, Any], text: str) -> dict[str, Any]:
+    """``config`` with one ``--set`` applied."""
+    keys, value = parse_override(text)
+    patch: Any = value
+    for key in reversed(keys):
+        patch = {key: patch}
+    return merge(config, patch)
+
+
+def resolve(
+    *,
+    preset: str | None = None,
+    files: Sequence[str | Path] = (),
+    overrides: Sequence[str] = (),
+    settings: Mapping[str, Any] | None = None,
+    registry: PluginRegistry | None = None,
+) -> ResolvedConfig:
+    """Build the run configuration from its layers and check it against the registered schemas."""
+    registry = registry or get_registry()
+    raw: dict[str, Any] = dict(DEFAULTS)
+    sources = ["defaults"]
+    if preset is not None:
+        raw = merge(raw, registry.preset(preset).settings)
+        raw["preset"] = preset
+        sources.append(f"preset {preset}")
+    for path in files:
+        raw = merge(raw, load_toml(path))
+        sources.append(str(path))
+    if settings:
+        raw = merge(raw, settings)
+        sources.append("settings")
+    for text in overrides:
+        raw = apply_override(raw, text)
+        sources.append(f"--set {text}")
+    try:
+        config = _converter(registry).structure(raw, RunConfig)
+    except (ClassValidationError, IterableValidationError) as exc:
+        raise ConfigError(_problems(exc)) from None
+    return ResolvedConfig(config, raw, registry, tuple(sources))

@@ -1,0 +1,237 @@
+"""The abstract interfaces every component implements.
+
+Each is a small abstract class with a few methods (optuna-style strategies). Plugins subclass them
+and register a factory through a hook in :mod:`gome_core.hookspecs`; the engine only ever talks to
+these interfaces, so it never knows which optimizer, backend or executor it drives.
+
+Thread safety: the engine runs several steps at once, so ``LLMBackend.complete``,
+``Executor.run``, ``Validator.validate``, ``Implementer.implement`` and
+``GradientEstimator.estimate`` may be called from several threads concurrently. ``Optimizer``,
+``Momentum`` and ``TraceCoordinator`` are called from the engine's own thread only, except where a
+method says otherwise.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from attrs import define, field
+
+from gome_core.types import (
+    Budget,
+    Candidate,
+    CodeRequest,
+    CompetitionRef,
+    Direction,
+    ExecutionRequest,
+    ExecutionResult,
+    Hypothesis,
+    LLMRequest,
+    LLMResponse,
+    MemoryEntry,
+    Node,
+    Proposal,
+    TraceState,
+    ValidationReport,
+)
+
+if TYPE_CHECKING:
+    import structlog
+
+__all__ = [
+    "Executor",
+    "GradientEstimator",
+    "Implementer",
+    "LLMBackend",
+    "Momentum",
+    "Optimizer",
+    "RunContext",
+    "TraceCoordinator",
+    "Validator",
+]
+
+
+class LLMBackend(abc.ABC):
+    """A language model behind a provider's API (or an offline stand-in).
+
+    ``complete`` returns the answer with usage, cost, latency and the exact model id. When
+    ``request.schema`` is set, ``response.parsed`` is an instance of it, validated; an answer that
+    cannot be made to fit raises an error that fails the calling step only.
+    """
+
+    #: The model id as the provider names it, e.g. ``"gpt-5"``.
+    model: str = ""
+
+    @abc.abstractmethod
+    def complete(self, request: LLMRequest) -> LLMResponse:
+        """Answer ``request``. Must be safe to call from several threads at once."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook, most backends hold nothing
+        """Release connections; called once when the run ends."""
+
+
+class Executor(abc.ABC):
+    """Runs a candidate program in a sandbox and reports what happened.
+
+    A result is always returned, also when the candidate could not be started (then
+    ``result.error`` says why); ``run`` raises only for a bug in the executor itself. ``run`` is
+    safe to call from several threads at once; ``cancel`` ends every run in flight, from any thread.
+    """
+
+    @abc.abstractmethod
+    def run(self, request: ExecutionRequest) -> ExecutionResult:
+        """Run ``request.candidate`` with ``request.input_dir`` as read-only ``./input/``."""
+
+    @abc.abstractmethod
+    def cancel(self) -> None:
+        """End every candidate now in flight; their results report ``cancelled``."""
+
+    def hardware(self) -> dict[str, object]:
+        """Facts about the hardware candidates run on (CPUs, memory, GPUs), for prompts."""
+        return {}
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release resources; cancels what is still in flight."""
+
+    def __enter__(self) -> Executor:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+@define
+class RunContext:
+    """What components may use while a run is in progress.
+
+    The engine builds one per run. ``llm`` is ``None`` when no backend is configured;
+    ``time_used`` is updated by the engine as the run goes on.
+    """
+
+    competition: CompetitionRef
+    executor: Executor
+    llm: LLMBackend | None = None
+    budget: Budget = Budget()
+    seed: int = 0
+    run_dir: Path | None = None
+    time_used: float = 0.0
+    log: structlog.typing.FilteringBoundLogger | None = field(default=None, repr=False)
+
+
+class Validator(abc.ABC):
+    """One level of hierarchical validation (cheap to expensive; the chain stops at a failure).
+
+    A validator may run the candidate itself (a debug run on a sample) through
+    ``context.executor``. The score it reports comes from the candidate's score file.
+    """
+
+    #: Position in the chain: lower levels run first.
+    level: int = 0
+
+    @abc.abstractmethod
+    def validate(self, node: Node, context: RunContext) -> ValidationReport:
+        """Judge ``node``; return a report whose ``passed`` says whether the chain goes on."""
+
+
+class GradientEstimator(abc.ABC):
+    """Computes a direction of improvement (the gradient) for one trace.
+
+    Identifies problems of the trace's best solution, proposes one hypothesis per problem, scores
+    them and selects one.
+    """
+
+    @abc.abstractmethod
+    def estimate(self, state: TraceState, context: RunContext) -> Direction:
+        """The direction for the next step of ``state.trace``."""
+
+
+class Momentum(abc.ABC):
+    """Success memory: accepted steps kept for good, failures only since the last acceptance."""
+
+    @abc.abstractmethod
+    def record(self, entry: MemoryEntry) -> None:
+        """Remember a finished step; an accepted one clears that trace's failures."""
+
+    @abc.abstractmethod
+    def successes(self, trace: int | None = None) -> Sequence[MemoryEntry]:
+        """Accepted steps of ``trace`` (all traces when ``None``), oldest first."""
+
+    @abc.abstractmethod
+    def failures(self, trace: int) -> Sequence[MemoryEntry]:
+        """Rejected steps of ``trace`` since its last acceptance, oldest first."""
+
+    @abc.abstractmethod
+    def recall(
+        self, query: str, *, k: int = 5, exclude_trace: int | None = None
+    ) -> Sequence[MemoryEntry]:
+        """Up to ``k`` accepted steps most relevant to ``query`` (cross-trace memory)."""
+
+
+class TraceCoordinator(abc.ABC):
+    """Schedules N parallel traces: at most one step in flight per trace, diversified."""
+
+    @abc.abstractmethod
+    def next_trace(self, busy: frozenset[int]) -> int | None:
+        """The trace that should take the next step, or ``None`` when all are busy or done."""
+
+    @abc.abstractmethod
+    def avoid(self, trace: int) -> Sequence[Hypothesis]:
+        """Sibling hypotheses ``trace`` must differ from (empty once it has an acceptance)."""
+
+    @abc.abstractmethod
+    def record(self, trace: int, hypothesis: Hypothesis, accepted: bool) -> None:
+        """Learn the outcome of a step of ``trace``."""
+
+    def stage(self, time_used: float) -> str:
+        """The time stage: ``draft`` below 10% of the time, ``ensemble`` above 70%, else
+        ``improve``."""
+        if time_used < 0.1:
+            return "draft"
+        if time_used > 0.7:
+            return "ensemble"
+        return "improve"
+
+
+class Implementer(abc.ABC):
+    """Writes a candidate program (the update step ``x' = x_best + Δ(h)``, or a tree operator)."""
+
+    @abc.abstractmethod
+    def implement(self, request: CodeRequest, context: RunContext) -> Candidate:
+        """A new candidate for ``request``; its ``id`` is ``request.candidate_id``."""
+
+
+class Optimizer(abc.ABC):
+    """Decides what to try next; the engine does the running (ask / develop / tell).
+
+    * ``ask`` (engine thread) returns the next piece of work, or ``None`` when nothing can start
+      now (every trace busy) — the engine then waits for a step to finish;
+    * ``develop`` (worker thread) turns a proposal into a candidate: reasoning and code writing;
+    * the engine executes and validates the candidate, then calls ``tell`` (engine thread).
+    """
+
+    @abc.abstractmethod
+    def start(self, context: RunContext) -> None:
+        """Prepare for a run (or a resumed one) with the run's parts."""
+
+    @abc.abstractmethod
+    def ask(self) -> Proposal | None:
+        """The next piece of work, or ``None`` when none can start now."""
+
+    @abc.abstractmethod
+    def develop(self, proposal: Proposal, context: RunContext) -> Candidate:
+        """The candidate ``proposal`` asks for. May call the LLM; may raise (fails the step)."""
+
+    @abc.abstractmethod
+    def tell(self, proposal: Proposal, node: Node) -> None:
+        """Learn the evaluated ``node`` (or the failure) produced for ``proposal``."""
+
+    @abc.abstractmethod
+    def best(self, k: int = 1) -> Sequence[Node]:
+        """Up to ``k`` best nodes so far, best first: candidates for the final choice."""
+
+    def finished(self) -> bool:
+        """Whether the optimizer has nothing more to try (the budget aside)."""
+        return False

@@ -1,0 +1,26 @@
+"""A test kit for plugin authors: fixtures and conformance suites.
+
+Installed as a pytest plugin (entry point ``pytest11``), so its fixtures are available in any test
+suite once gome is installed:
+
+* ``gome_registry_factory``: build a fresh, isolated registry from plugin objects;
+* ``gome_plugin``: register a plugin for the duration of one test (it becomes the process-wide
+  registry that ``gome`` commands and :func:`gome_core.get_registry` see).
+
+Conformance suites are base classes with an abstract fixture that the plugin's own tests override
+(optuna style)::
+
+    from gome_core.testing import PluginSuite
+
+    class TestMyPlugin(PluginSuite):
+        @pytest.fixture
+        def plugin(self):
+            import my_package.plugin
+            return my_package.plugin
+"""
+
+from __future__ import annotations
+
+from gome_core.testing.suites import PluginSuite
+
+__all__ = ["PluginSuite"]

@@ -1,0 +1,98 @@
+"""The example third-party plugin: its own suite, and real discovery once installed."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from gome_core.testing import PluginSuite
+from tests.conftest import EXAMPLE_PLUGIN
+
+
+@pytest.fixture(scope="module")
+def example_module():
+    sys.path.insert(0, str(EXAMPLE_PLUGIN))
+    try:
+        import gome_runtime_limit
+
+        yield gome_runtime_limit
+    finally:
+        sys.path.remove(str(EXAMPLE_PLUGIN))
+
+
+class TestExamplePluginConforms(PluginSuite):
+    @pytest.fixture
+    def plugin(self, example_module):
+        return example_module
+
+
+def test_the_example_plugins_own_tests_pass():
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            str(EXAMPLE_PLUGIN / "tests"),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=EXAMPLE_PLUGIN,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.fixture(scope="module")
+def installed_example(tmp_path_factory):
+    """The example plugin pip-installed as its own distribution into a separate folder."""
+    target = tmp_path_factory.mktemp("site")
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--no-build-isolation",
+            "--no-index",
+            "--target",
+            str(target),
+            str(EXAMPLE_PLUGIN),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    return target
+
+
+@pytest.mark.slow
+def test_an_installed_plugin_appears_without_any_change_in_gome(gome, installed_example, tmp_path):
+    env = {"PYTHONPATH": str(installed_example)}
+    listed = gome("plugins", "--json", env=env)
+    assert listed.returncode == 0, listed.stderr
+    plugins = {p["name"]: p for p in json.loads(listed.stdout)}
+    assert plugins["runtime_limit"]["distribution"] == "gome-runtime-limit"
+    assert plugins["runtime_limit"]["version"] == "1.0.0"
+    assert plugins["runtime_limit"]["provides"] == {"validator": ["runtime-limit"]}
+
+    config = tmp_path / "run.toml"
+    config.write_text('[[validators]]\nname = "runtime-limit"\nmax_wall_s = 60\n')
+    shown = gome("config", "show", "--json", "-c", str(config), env=env)
+    assert shown.returncode == 0, shown.stderr
+    described = json.loads(shown.stdout)
+    assert described["config"]["validators"] == [{"name": "runtime-limit", "max_wall_s": 60.0}]
+    assert any("gome-runtime-limit 1.0.0" in c["provider"] for c in described["components"])
+
+    bad = gome(
+        "config", "show", "--set", 'validators=[{name="runtime-limit", max_wall=1}]', env=env
+    )
+    assert bad.returncode == 2 and "$.validators[0].max_wall: unknown key" in bad.stderr
+
+    disabled = gome("plugins", "--json", env={**env, "GOME_DISABLE_PLUGINS": "runtime_limit"})
+    assert "runtime_limit" not in {p["name"] for p in json.loads(disabled.stdout)}
