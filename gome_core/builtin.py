@@ -13,5 +13,15 @@ def register_executors(register: RegisterComponent) -> None:
         LocalExecutor,
         name="local",
         config=LocalExecutorConfig,
-        description="Local subprocess per candidate: own session, hard time-out, scrubbed env.",
+        description=(
+            "Local sandboxed subprocess per candidate: tree-wide time-out, memory cap, "
+            "scrubbed env, no network, read-only input."
+        ),
     )
+
+
+@hookimpl
+def register_llm_backends(register: RegisterComponent) -> None:
+    from gome_core.llm.replay import register_replay_backend
+
+    register_replay_backend(register)

@@ -23,6 +23,7 @@ import cattrs
 from attrs import field, frozen
 from cattrs.errors import ClassValidationError, ForbiddenExtraKeysError, IterableValidationError
 
+from gome_core.engine.core import EngineSettings
 from gome_core.errors import ComponentNotFoundError, ConfigError, UsageError
 from gome_core.plugins import COMPONENT_KINDS, PluginRegistry, get_registry
 
@@ -103,6 +104,7 @@ class RunConfig:
     preset: str | None = None
     seed: int = 0
     budget: BudgetConfig = BudgetConfig()
+    engine: EngineSettings = EngineSettings()
     llm: LLMSpec | None = None  # type: ignore[valid-type]
     optimizer: OptimizerSpec | None = None  # type: ignore[valid-type]
     validators: tuple[ValidatorSpec, ...] = field(default=(), converter=tuple)  # type: ignore[valid-type]

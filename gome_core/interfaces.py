@@ -14,7 +14,7 @@ method says otherwise.
 from __future__ import annotations
 
 import abc
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -76,9 +76,25 @@ class LLMBackend(abc.ABC):
 class Executor(abc.ABC):
     """Runs a candidate program in a sandbox and reports what happened.
 
+    The contract (checked by :class:`gome_core.testing.ExecutorSuite`; see ``docs/executors.md``):
+
+    * each run gets its own workspace: the candidate's files at the root, ``input/`` with the
+      public files of ``request.input_dir`` (read-only: the originals can never be changed through
+      it, and nothing beside them, such as private answers, is reachable from it), ``working/``
+      for scratch and ``submission/``;
+    * the time-out ends the candidate's whole process tree (SIGTERM, then SIGKILL), also processes
+      that ignore SIGTERM or leave its process group; so does the end of a run, whatever way it
+      ended: nothing a candidate started outlives its run;
+    * a memory cap that is hit is reported as ``out_of_memory``; secrets of the parent process
+      never reach the candidate; output is kept as tails of at most ``output_cap_bytes``;
+    * a guarantee that cannot be given on this machine is stated in ``result.notes``, one line
+      per guarantee, starting with its key (``network: ...``, ``memory: ...``, ``input: ...``,
+      ``tree: ...``).
+
     A result is always returned, also when the candidate could not be started (then
-    ``result.error`` says why); ``run`` raises only for a bug in the executor itself. ``run`` is
-    safe to call from several threads at once; ``cancel`` ends every run in flight, from any thread.
+    ``result.error`` says why: no entry point, an interpreter or command that does not exist, a
+    full disk); ``run`` raises only for a bug in the executor itself. ``run`` is safe to call from
+    several threads at once; ``cancel`` ends every run in flight, from any thread.
     """
 
     @abc.abstractmethod
@@ -87,7 +103,10 @@ class Executor(abc.ABC):
 
     @abc.abstractmethod
     def cancel(self) -> None:
-        """End every candidate now in flight; their results report ``cancelled``."""
+        """End every candidate now in flight; their results report ``cancelled``.
+
+        Runs started after the call are not affected (the engine re-validates after a cancel).
+        """
 
     def hardware(self) -> dict[str, object]:
         """Facts about the hardware candidates run on (CPUs, memory, GPUs), for prompts."""
@@ -108,7 +127,8 @@ class RunContext:
     """What components may use while a run is in progress.
 
     The engine builds one per run. ``llm`` is ``None`` when no backend is configured;
-    ``time_used`` is updated by the engine as the run goes on.
+    ``time_used`` (the fraction of the budget spent, in [0, 1]) is updated by the engine as the
+    run goes on; ``hardware`` holds facts for prompts (CPUs, GPUs, the full-run time-out).
     """
 
     competition: CompetitionRef
@@ -118,6 +138,11 @@ class RunContext:
     seed: int = 0
     run_dir: Path | None = None
     time_used: float = 0.0
+    hardware: dict[str, object] = field(factory=dict)
+    #: Paths no candidate may read (private answers, raw data): pass them in every request.
+    hidden: tuple[Path, ...] = ()
+    #: Journals an event of the component's own (``emit("reasoning", trace=0, ...)``); thread-safe.
+    emit: Callable[..., object] | None = field(default=None, repr=False)
     log: structlog.typing.FilteringBoundLogger | None = field(default=None, repr=False)
 
 
@@ -172,6 +197,13 @@ class Momentum(abc.ABC):
 
 class TraceCoordinator(abc.ABC):
     """Schedules N parallel traces: at most one step in flight per trace, diversified."""
+
+    #: Number of traces; set by :meth:`start`.
+    traces: int = 1
+
+    def start(self, traces: int) -> None:
+        """Prepare to schedule ``traces`` traces (0 .. traces-1)."""
+        self.traces = traces
 
     @abc.abstractmethod
     def next_trace(self, busy: frozenset[int]) -> int | None:
@@ -231,6 +263,14 @@ class Optimizer(abc.ABC):
     @abc.abstractmethod
     def best(self, k: int = 1) -> Sequence[Node]:
         """Up to ``k`` best nodes so far, best first: candidates for the final choice."""
+
+    def repair(self, node: Node, report: ValidationReport, context: RunContext) -> Candidate | None:
+        """A fixed version of ``node`` after a cheap validation failed (self-repair), or ``None``.
+
+        Called from the worker thread; the engine re-validates what it returns, a few rounds at
+        most. The default declines: tree searches repair through their own debug operator.
+        """
+        return None
 
     def finished(self) -> bool:
         """Whether the optimizer has nothing more to try (the budget aside)."""

@@ -226,6 +226,9 @@ class Hypothesis:
     problem: Problem | None = None
     scores: HypothesisScores | None = None
     rationale: str = ""
+    #: A machine-readable form of the change, for implementers that understand it (e.g. the
+    #: offline reasoner's ``{"model.family": "hist_gbm"}``); LLM implementers read ``statement``.
+    edit: Mapping[str, Any] = field(factory=dict, converter=_frozen_mapping)
 
     @property
     def score(self) -> float | None:
@@ -295,8 +298,11 @@ class ResourceLimits:
 class ExecutionRequest:
     """What an executor needs to run a candidate.
 
-    ``input_dir`` is mounted read-only as ``./input/``; ``command`` defaults to running the entry
-    point with the executor's interpreter; ``env`` adds variables to the scrubbed environment.
+    ``input_dir`` (the competition's public files) appears read-only as ``./input/``; ``command``
+    defaults to running the entry point with the executor's interpreter (a relative ``command[0]``
+    is looked up on the candidate's ``PATH``, or in the workspace when it holds a ``/``); ``env``
+    adds variables to the scrubbed environment (names that look like secrets are refused);
+    ``limits`` override the executor's configured time-out, memory cap and CPU share.
     """
 
     candidate: Candidate
@@ -305,6 +311,9 @@ class ExecutionRequest:
     limits: ResourceLimits = ResourceLimits()
     env: Mapping[str, str] = field(factory=dict, converter=_frozen_mapping)
     label: str = ""  # e.g. "debug" or "full": becomes part of the workspace name
+    #: Paths the candidate must not read (the competition's private answers, its raw data);
+    #: executors that can mask paths do so.
+    hidden: tuple[Path, ...] = field(default=(), converter=lambda ps: tuple(Path(p) for p in ps))
 
 
 @frozen
@@ -312,8 +321,13 @@ class ExecutionResult:
     """What happened when a candidate ran.
 
     ``error`` is set when the executor could not run the candidate at all (missing interpreter,
-    full disk); the flags say how a started run ended. ``notes`` state guarantees the executor could
-    not give on this machine (e.g. network isolation unavailable).
+    full disk); the flags say how a started run ended (``signal`` is set, ``exit_code`` is not,
+    when a signal ended it). ``cpu_s`` and ``peak_memory_mb`` are measured for this candidate
+    alone; ``stdout_tail`` and ``stderr_tail`` hold at most ``output_cap_bytes`` each.
+    ``workspace`` is where the run's files lie and ``produced`` lists, relative to it, the files
+    the run wrote (``submission/submission.csv``, the score file), scratch in ``working/`` aside.
+    ``notes`` state guarantees the executor could not give on this machine, one per line, each
+    starting with its key (e.g. ``"network: not isolated (...)"``).
     """
 
     exit_code: int | None
@@ -328,7 +342,7 @@ class ExecutionResult:
     stderr_tail: str = ""
     output_cap_bytes: int = 0
     output_truncated: bool = False
-    workspace: Path | None = None
+    workspace: Path | None = field(default=None, converter=attrs.converters.optional(Path))
     produced: tuple[str, ...] = field(default=(), converter=tuple)
     error: str | None = None
     notes: tuple[str, ...] = field(default=(), converter=tuple)
@@ -374,6 +388,8 @@ class ValidationReport:
     score: float | None = None
     level: int = 0
     details: Mapping[str, Any] = field(factory=dict, converter=_frozen_mapping)
+    #: The run this validator made of the candidate, if it ran it (a debug or a full run).
+    result: ExecutionResult | None = None
 
     @classmethod
     def ok(cls, validator: str, *, score: float | None = None, level: int = 0) -> ValidationReport:

@@ -9,6 +9,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE_PLUGIN = ROOT / "docs" / "examples" / "gome-runtime-limit"
+EXAMPLE_EXECUTOR = ROOT / "docs" / "examples" / "gome-venv-executor"
 
 
 def run_gome(
@@ -29,3 +30,45 @@ def run_gome(
 @pytest.fixture
 def gome():
     return run_gome
+
+
+def pip_install_example(example: Path, target: Path) -> Path:
+    """Install an example plugin as its own distribution into ``target`` (offline, no deps)."""
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--no-build-isolation",
+            "--no-index",
+            "--target",
+            str(target),
+            str(example),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    return target
+
+
+def run_example_tests(example: Path) -> subprocess.CompletedProcess[str]:
+    """Run an example plugin's own test suite, as its author would, in a fresh interpreter."""
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(example / "tests")],
+        capture_output=True,
+        text=True,
+        cwd=example,
+        timeout=300,
+    )
+
+
+@pytest.fixture(autouse=True)
+def _no_outside_tracking(monkeypatch):
+    """A developer's own MLflow settings must not make every test log to their server."""
+    for name in list(os.environ):
+        if name == "MLFLOW_TRACKING_URI" or name.startswith("GOME_MLFLOW_"):
+            monkeypatch.delenv(name)

@@ -1,13 +1,12 @@
 """The example third-party plugin: its own suite, and real discovery once installed."""
 
 import json
-import subprocess
 import sys
 
 import pytest
 
 from gome_core.testing import PluginSuite
-from tests.conftest import EXAMPLE_PLUGIN
+from tests.conftest import EXAMPLE_PLUGIN, pip_install_example, run_example_tests
 
 
 @pytest.fixture(scope="module")
@@ -28,47 +27,14 @@ class TestExamplePluginConforms(PluginSuite):
 
 
 def test_the_example_plugins_own_tests_pass():
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            "-q",
-            "-p",
-            "no:cacheprovider",
-            str(EXAMPLE_PLUGIN / "tests"),
-        ],
-        capture_output=True,
-        text=True,
-        cwd=EXAMPLE_PLUGIN,
-        timeout=300,
-    )
+    result = run_example_tests(EXAMPLE_PLUGIN)
     assert result.returncode == 0, result.stdout + result.stderr
 
 
 @pytest.fixture(scope="module")
 def installed_example(tmp_path_factory):
     """The example plugin pip-installed as its own distribution into a separate folder."""
-    target = tmp_path_factory.mktemp("site")
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--no-deps",
-            "--no-build-isolation",
-            "--no-index",
-            "--target",
-            str(target),
-            str(EXAMPLE_PLUGIN),
-        ],
-        check=True,
-        capture_output=True,
-        timeout=300,
-    )
-    return target
+    return pip_install_example(EXAMPLE_PLUGIN, tmp_path_factory.mktemp("site"))
 
 
 @pytest.mark.slow

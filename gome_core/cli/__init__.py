@@ -21,6 +21,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "plugins": ("gome_core.cli.info:plugins", "List installed plugins and what they register."),
     "presets": ("gome_core.cli.info:presets", "List presets with their settings and sources."),
     "config": ("gome_core.cli.config:config", "Show or check the resolved configuration."),
+    "tasks": ("gome_core.cli.tasks:tasks", "List, inspect and prepare competitions."),
+    "grade": ("gome_core.cli.tasks:grade", "Grade submissions as MLE-bench does."),
+    "run": ("gome_core.cli.run:run", "Run an agent on a competition."),
+    "resume": ("gome_core.cli.run:resume", "Continue a run from its directory."),
+    "report": ("gome_core.cli.report:report", "Write a self-contained HTML report of a run."),
 }
 
 

@@ -10,17 +10,36 @@ suite once gome is installed:
 Conformance suites are base classes with an abstract fixture that the plugin's own tests override
 (optuna style)::
 
-    from gome_core.testing import PluginSuite
+    from gome_core.testing import ExecutorSuite, PluginSuite
 
     class TestMyPlugin(PluginSuite):
         @pytest.fixture
         def plugin(self):
             import my_package.plugin
             return my_package.plugin
+
+    class TestMyExecutor(ExecutorSuite):
+        @pytest.fixture
+        def executor(self, tmp_path):
+            with MyExecutor(MyConfig(workspace_root=str(tmp_path), kill_grace_s=0.5)) as ex:
+                yield ex
 """
 
 from __future__ import annotations
 
+from gome_core.testing.executors import ExecutorSuite
+from gome_core.testing.llm_server import Fault, LLMServer, Malformed, RecordedRequest, Reply, Slow
+from gome_core.testing.llm_suite import LLMBackendSuite
 from gome_core.testing.suites import PluginSuite
 
-__all__ = ["PluginSuite"]
+__all__ = [
+    "ExecutorSuite",
+    "Fault",
+    "LLMBackendSuite",
+    "LLMServer",
+    "Malformed",
+    "PluginSuite",
+    "RecordedRequest",
+    "Reply",
+    "Slow",
+]

@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from gome_core.plugins import PluginRegistry, load_plugins, reset_registry
+from gome_core.testing.llm_suite import llm_server  # noqa: F401 - a fixture of the test kit
 
 
 @pytest.fixture

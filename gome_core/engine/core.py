@@ -1,0 +1,438 @@
+"""The engine: runs an optimizer's steps concurrently, within budget, journaling everything.
+
+It asks the optimizer for work (``ask``), develops each proposal into a candidate on a worker
+thread (``develop``), validates it through the validator chain (cheap to expensive, stopping at
+the first failure, with a few self-repair rounds after a cheap failure), saves the node, tells the
+optimizer (``tell``), and promotes the optimizer's best. It never knows which optimizer it drives,
+and no failing step — a plugin's exception, a crashed candidate, a bad LLM answer — takes the run
+down: the failure becomes a node that the optimizer is told about.
+
+At the end, the top-k candidates are re-validated on fresh splits (other ``GOME_SEED`` values) and
+the most robust one is submitted.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as futures
+import statistics
+import threading
+import time
+import traceback
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import attrs
+from attrs import define, frozen
+
+from gome_core.contract import ENSEMBLE_ROW, ENV_SEED, SCORES, ContractError, read_scores
+from gome_core.engine.metering import MeteredLLM, StepUsage
+from gome_core.engine.rundir import RunDirectory
+from gome_core.interfaces import Executor, LLMBackend, Optimizer, RunContext, Validator
+from gome_core.journal import from_data
+from gome_core.logs import get_logger
+from gome_core.types import (
+    Budget,
+    Candidate,
+    CompetitionRef,
+    ExecutionRequest,
+    LLMUsage,
+    Node,
+    Proposal,
+    RunInfo,
+    ValidationReport,
+)
+
+__all__ = ["Engine", "EngineSettings", "RunOutcome"]
+
+log = get_logger(__name__)
+
+
+@frozen
+class EngineSettings:
+    """How the engine runs steps and makes its final choice."""
+
+    workers: int = 3  # steps in flight at most (the optimizer may allow fewer)
+    max_repairs: int = 2  # self-repair rounds after a cheap validation failure
+    final_top_k: int = 3  # candidates re-validated at the end (1: no re-validation)
+    final_seeds: tuple[int, ...] = (1, 2)  # fresh splits each top candidate is re-run on
+    poll_s: float = 0.25
+
+
+@frozen
+class RunOutcome:
+    """How a run ended."""
+
+    status: str  # completed | budget | interrupted | failed
+    steps: int
+    best: Node | None
+    final: Node | None
+    submission: str | None
+    usage: LLMUsage
+    elapsed_s: float
+    reason: str = ""
+
+
+@define
+class _Clock:
+    """Wall time of the run across sessions (a resumed run continues its clock)."""
+
+    before: float = 0.0
+    started: float = attrs.Factory(time.monotonic)
+
+    def elapsed(self) -> float:
+        return self.before + time.monotonic() - self.started
+
+
+class Engine:
+    """Drives one run. Build it with its parts, then call :meth:`run` once."""
+
+    def __init__(
+        self,
+        *,
+        competition: CompetitionRef,
+        optimizer: Optimizer,
+        executor: Executor,
+        validators: Sequence[Validator],
+        run_dir: RunDirectory,
+        info: RunInfo,
+        budget: Budget = Budget(),  # noqa: B008 - frozen value, safe to share
+        llm: LLMBackend | None = None,
+        seed: int = 0,
+        settings: EngineSettings = EngineSettings(),  # noqa: B008 - frozen value
+        hidden: Sequence[Path] = (),
+        hooks: Any = None,
+        on_event: Callable[[dict[str, Any]], None] | None = None,
+    ) -> None:
+        self.competition = competition
+        self.optimizer = optimizer
+        self.executor = executor
+        self.validators = sorted(validators, key=lambda v: v.level)
+        self.run_dir = run_dir
+        self.info = info
+        self.budget = budget
+        self.settings = settings
+        self.hooks = hooks
+        self.on_event = on_event
+        self.metric = competition.metric
+        self._journal = run_dir.journal()
+        self._emit_lock = threading.Lock()
+        self.llm = MeteredLLM(llm, on_call=self._on_llm_call) if llm is not None else None
+        self.context = RunContext(
+            competition=competition,
+            executor=executor,
+            llm=self.llm,
+            budget=budget,
+            seed=seed,
+            run_dir=run_dir.path,
+            hardware=dict(executor.hardware()),
+            emit=self._emit,
+            hidden=tuple(Path(p) for p in hidden),
+            log=log.bind(run=info.run_id),
+        )
+        self.steps = 0
+        self.usage = LLMUsage()
+        self.clock = _Clock()
+        self._stop = threading.Event()
+        self._best_id: str | None = None
+
+    # ------------------------------------------------------------------ events
+
+    def _emit(self, type: str, **data: Any) -> dict[str, Any]:
+        with self._emit_lock:
+            event = self._journal.append(type, **data)
+        if self.hooks is not None:
+            try:
+                self.hooks.journal_event(run=self.info, event=event)
+            except Exception:  # an observer must not stop the run
+                log.exception("journal_event hook failed", event_type=type)
+        if self.on_event is not None:
+            try:
+                self.on_event(event)
+            except Exception:
+                log.exception("progress callback failed", event_type=type)
+        return event
+
+    def _on_llm_call(self, *, model: str, purpose: str, usage: LLMUsage) -> None:
+        self._emit("llm_call", model=model, purpose=purpose, usage=usage)
+
+    def _call_hook(self, name: str, **kwargs: Any) -> None:
+        if self.hooks is None:
+            return
+        try:
+            getattr(self.hooks, name)(run=self.info, **kwargs)
+        except Exception:
+            log.exception("hook failed", hook=name)
+
+    # ------------------------------------------------------------------ budget
+
+    def _time_used(self) -> float:
+        fractions = []
+        if self.budget.hours:
+            fractions.append(self.clock.elapsed() / 3600.0 / self.budget.hours)
+        if self.budget.steps:
+            fractions.append(self.steps / self.budget.steps)
+        if self.budget.tokens:
+            fractions.append(self.usage.total_tokens / self.budget.tokens)
+        if self.budget.usd:
+            fractions.append(self.usage.usd / self.budget.usd)
+        return min(1.0, max(fractions, default=0.0))
+
+    def _exhausted(self, in_flight: int = 0) -> str | None:
+        return self.budget.exhausted_by(
+            steps=self.steps + in_flight,
+            hours=self.clock.elapsed() / 3600.0,
+            tokens=self.usage.total_tokens,
+            usd=self.usage.usd,
+        )
+
+    # ------------------------------------------------------------------ one step
+
+    def _step(self, proposal: Proposal) -> Node:
+        """Develop and evaluate one proposal; never raises."""
+        with StepUsage() as step_usage:
+            try:
+                candidate = self.optimizer.develop(proposal, self.context)
+            except Exception as exc:
+                log.warning("step failed while developing", proposal=proposal.id, error=str(exc))
+                failed = Candidate(
+                    id=proposal.id,
+                    files={},
+                    parents=proposal.parents,
+                    operator=proposal.operator,
+                    trace=proposal.trace,
+                )
+                return Node(failed, error=_describe(exc), usage=step_usage.usage)
+            node = self._evaluate(candidate)
+            return attrs.evolve(node, usage=step_usage.usage)
+
+    def _evaluate(self, candidate: Candidate) -> Node:
+        node = Node(candidate)
+        repairs = 0
+        while True:
+            node = Node(node.candidate, debug_depth=repairs)
+            failed: ValidationReport | None = None
+            for validator in self.validators:
+                if self._stop.is_set():
+                    return attrs.evolve(node, error="run interrupted")
+                try:
+                    report = validator.validate(node, self.context)
+                except Exception as exc:
+                    report = ValidationReport.fail(
+                        type(validator).__name__,
+                        f"validator crashed: {_describe(exc)}",
+                        level=validator.level,
+                    )
+                node = attrs.evolve(
+                    node,
+                    reports=(*node.reports, report),
+                    result=report.result if report.result is not None else node.result,
+                    score=report.score if report.score is not None else node.score,
+                )
+                if not report.passed:
+                    failed = report
+                    break
+            if failed is None or failed.level > 1 or repairs >= self.settings.max_repairs:
+                return node
+            try:
+                fixed = self.optimizer.repair(node, failed, self.context)
+            except Exception as exc:
+                log.warning("repair failed", node=node.id, error=str(exc))
+                return node
+            if fixed is None:
+                return node
+            repairs += 1
+            self._emit("repair", node_id=node.id, round=repairs, reasons=list(failed.reasons))
+            node = Node(fixed)
+
+    # ------------------------------------------------------------------ the loop
+
+    def replay(self) -> int:
+        """Rebuild the optimizer's state from the journal (for ``gome resume``)."""
+        finished = 0
+        for event in self._journal.read(self._journal.path):
+            if event["type"] == "step_finished":
+                proposal = from_data(event["proposal"], Proposal)
+                node = from_data(event["node"], Node)
+                self.optimizer.tell(proposal, node)
+                self.usage = self.usage + node.usage
+                self.clock.before = float(event.get("elapsed_s", self.clock.before))
+                finished += 1
+            elif event["type"] in ("run_paused", "run_finished"):
+                self.clock.before = float(event.get("elapsed_s", self.clock.before))
+        self.steps = finished
+        self.clock.started = time.monotonic()
+        best = self.optimizer.best(1)
+        self._best_id = best[0].id if best else None
+        return finished
+
+    def run(self, *, resumed: bool = False) -> RunOutcome:
+        """Run until the budget is spent or the optimizer is done; then choose the final node."""
+        self.optimizer.start(self.context)
+        if resumed:
+            replayed = self.replay()
+            self._emit("run_resumed", steps=replayed, elapsed_s=self.clock.elapsed())
+        else:
+            self._emit(
+                "run_started",
+                run_id=self.info.run_id,
+                competition=self.info.competition_id,
+                preset=self.info.preset,
+                budget=self.budget,
+                metric=self.metric,
+            )
+        self._call_hook("run_started")
+        status, reason = "completed", ""
+        pool = futures.ThreadPoolExecutor(self.settings.workers, thread_name_prefix="gome-step")
+        in_flight: dict[futures.Future[Node], Proposal] = {}
+        try:
+            while True:
+                self.context.time_used = self._time_used()
+                exhausted = self._exhausted(len(in_flight))
+                while exhausted is None and len(in_flight) < self.settings.workers:
+                    proposal = self.optimizer.ask()
+                    if proposal is None:
+                        break
+                    self._emit("step_started", proposal=proposal, time_used=self.context.time_used)
+                    in_flight[pool.submit(self._step, proposal)] = proposal
+                    exhausted = self._exhausted(len(in_flight))
+                if not in_flight:
+                    if exhausted is not None:
+                        status, reason = "budget", exhausted
+                    elif self.optimizer.finished():
+                        status, reason = "completed", "the optimizer has nothing more to try"
+                    else:
+                        status, reason = "failed", "the optimizer proposed nothing"
+                    break
+                done, _ = futures.wait(
+                    in_flight, timeout=self.settings.poll_s, return_when=futures.FIRST_COMPLETED
+                )
+                if (
+                    self.budget.hours is not None
+                    and self.clock.elapsed() / 3600.0 >= self.budget.hours
+                    and not done
+                ):
+                    # Out of wall time: end what runs; those steps are not counted as finished.
+                    self.executor.cancel()
+                for future in done:
+                    self._finish(in_flight.pop(future), future.result())
+        except KeyboardInterrupt:
+            status, reason = "interrupted", "interrupted by the user"
+            self._stop.set()
+            self.executor.cancel()
+            for future in list(in_flight):
+                future.cancel()
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+        final = None
+        if status != "interrupted":
+            final = self._final_choice()
+            self._emit(
+                "run_finished",
+                status=status,
+                reason=reason,
+                steps=self.steps,
+                elapsed_s=self.clock.elapsed(),
+                usage=self.usage,
+                final=final.id if final else None,
+            )
+        else:
+            self._emit(
+                "run_paused", reason=reason, steps=self.steps, elapsed_s=self.clock.elapsed()
+            )
+        self._call_hook("run_finished", status=status)
+        self._journal.close()
+        best = self.optimizer.best(1)
+        submission = self.run_dir.path / "submission.csv"
+        return RunOutcome(
+            status=status,
+            steps=self.steps,
+            best=best[0] if best else None,
+            final=final,
+            submission=str(submission) if submission.is_file() else None,
+            usage=self.usage,
+            elapsed_s=self.clock.elapsed(),
+            reason=reason,
+        )
+
+    def _finish(self, proposal: Proposal, node: Node) -> None:
+        if self._stop.is_set():
+            return  # an interrupted step is not finished: resume redoes it
+        if node.result is not None and node.result.cancelled and node.score is None:
+            # Cancelled at the wall-time limit: not a finished step either.
+            return
+        self.steps += 1
+        self.usage = self.usage + node.usage
+        self.run_dir.save_node(node)
+        try:
+            self.optimizer.tell(proposal, node)
+        except Exception:
+            log.exception("optimizer.tell failed", node=node.id)
+        self._emit(
+            "step_finished",
+            proposal=proposal,
+            node=node,
+            step=self.steps,
+            elapsed_s=self.clock.elapsed(),
+            buggy=node.buggy,
+            score=node.score,
+        )
+        best = self.optimizer.best(1)
+        if best and best[0].id != self._best_id and (self.run_dir.node_dir(best[0].id)).exists():
+            self._best_id = best[0].id
+            self.run_dir.promote(best[0].id)
+            self._emit("new_best", node_id=best[0].id, score=best[0].score)
+
+    # ------------------------------------------------------------------ final choice
+
+    def _final_choice(self) -> Node | None:
+        top = [n for n in self.optimizer.best(max(1, self.settings.final_top_k)) if not n.buggy]
+        if not top:
+            return None
+        seeds = self.settings.final_seeds if len(top) > 1 else ()
+        rows = []
+        for node in top:
+            scores = [node.score] + [self._revalidate(node, seed) for seed in seeds]
+            valid = [s for s in scores if s is not None]
+            # A candidate that fails on a fresh split is not robust: it ranks below all others.
+            mean = statistics.fmean(valid) if len(valid) == len(scores) else None
+            rows.append({"node_id": node.id, "scores": scores, "mean": mean})
+        ranked = sorted(
+            zip(top, rows, strict=True),
+            key=lambda pair: _sort_key(pair[1]["mean"], self.metric.lower_is_better),
+        )
+        chosen = ranked[0][0]
+        self._emit("final_choice", candidates=rows, seeds=list(seeds), chosen=chosen.id)
+        self.run_dir.promote(chosen.id)
+        self.run_dir.write_final(chosen.id)
+        return chosen
+
+    def _revalidate(self, node: Node, seed: int) -> float | None:
+        request = ExecutionRequest(
+            node.candidate,
+            input_dir=self.competition.public_dir,
+            env={ENV_SEED: str(seed)},
+            label=f"final-seed{seed}",
+            hidden=self.context.hidden,
+        )
+        result = self.executor.run(request)
+        if not result.ok or result.workspace is None:
+            return None
+        try:
+            scores = read_scores(result.workspace / SCORES, self.metric.name)
+        except ContractError:
+            return None
+        return scores[ENSEMBLE_ROW].get(self.metric.name)
+
+
+def _sort_key(mean: float | None, lower_is_better: bool) -> tuple[int, float]:
+    if mean is None:
+        return (1, 0.0)
+    return (0, mean if lower_is_better else -mean)
+
+
+def _describe(exc: BaseException) -> str:
+    last = traceback.extract_tb(exc.__traceback__)[-1:] if exc.__traceback__ else []
+    where = f" (at {last[0].filename}:{last[0].lineno})" if last else ""
+    return f"{type(exc).__name__}: {exc}{where}"

@@ -1,0 +1,317 @@
+"""Inline SVG drawings for the report: the trace trees / search tree, and scores over steps.
+
+Drawn in Python so the page needs no chart library and no network. Every text that comes from the
+run (ids, operators, scores) is escaped; nodes and points link to their step (``#step-...``).
+"""
+
+from __future__ import annotations
+
+import math
+import zlib
+from html import escape
+
+from gome_core.report.model import RunView, Step
+
+__all__ = ["anchor", "score_chart", "tree_svg"]
+
+#: Colours of traces in the score chart (colour-blind-safe order).
+TRACE_COLOURS = (
+    "#0072b2",
+    "#e69f00",
+    "#009e73",
+    "#cc79a7",
+    "#56b4e9",
+    "#d55e00",
+    "#7f7f7f",
+    "#f0e442",
+)
+
+
+def anchor(node_id: str) -> str:
+    """The element id of a step's section: stable, and safe in attributes and URLs."""
+    safe = "".join(c if c.isascii() and (c.isalnum() or c in "-_") else "_" for c in node_id)
+    if safe == node_id:
+        return f"step-{safe}"
+    # Two ids that differ only in unsafe characters must not collide.
+    return f"step-{safe}-{zlib.crc32(node_id.encode()):08x}"
+
+
+def fmt(value: float | None, digits: int = 5) -> str:
+    """A score for people: ``-`` when missing."""
+    if value is None:
+        return "-"
+    if isinstance(value, float) and (math.isnan(value) or math.isinf(value)):
+        return str(value)
+    return f"{value:.{digits}g}"
+
+
+def _node_title(step: Step) -> str:
+    score = "buggy" if step.buggy else f"score {fmt(step.score)}"
+    trace = f", trace {step.trace}" if step.trace is not None else ""
+    return f"step {step.number}: {step.id} ({step.operator}{trace}), {score}, {step.outcome}" + (
+        ", final choice" if step.final else ""
+    )
+
+
+# --------------------------------------------------------------------------- the tree
+
+
+def tree_svg(run: RunView) -> str:
+    """The trace trees (one per trace) or the search tree, left to right from the drafts."""
+    if not run.steps:
+        return '<p class="empty">No finished step yet.</p>'
+    known = run.by_id
+    children: dict[str | None, list[Step]] = {}
+    for step in run.steps:
+        parent = next((p for p in step.parents if p in known), None)
+        children.setdefault(parent, []).append(step)
+
+    groups: list[tuple[str, list[Step]]] = []
+    roots = children.get(None, [])
+    if run.has_traces:
+        traces = sorted({s.trace for s in roots}, key=lambda t: (t is None, t or 0))
+        for trace in traces:
+            label = f"trace {trace}" if trace is not None else "no trace"
+            groups.append((label, [s for s in roots if s.trace == trace]))
+    else:
+        groups.append(("search tree", roots))
+
+    dx, dy, top = 84, 34, 28
+    # Traces are labelled on the left; a search tree grows from a drawn root instead.
+    left, first_depth = (76, 0) if run.has_traces else (30, 1)
+    pos: dict[str, tuple[float, float]] = {}
+    depth_max = 0
+    row = 0.0
+    labels: list[tuple[str, float]] = []
+
+    def place(step: Step, depth: int) -> float:
+        nonlocal row, depth_max
+        depth_max = max(depth_max, depth)
+        kids = children.get(step.id, [])
+        if not kids:
+            y = row
+            row += 1
+        else:
+            ys = [place(kid, depth + 1) for kid in kids]
+            y = (ys[0] + ys[-1]) / 2
+        pos[step.id] = (left + depth * dx, top + y * dy)
+        return y
+
+    for label, group_roots in groups:
+        start = row
+        for root in group_roots:
+            place(root, first_depth)
+        labels.append((label, top + (start + row - 1) / 2 * dy))
+        row += 0.6  # a gap between traces
+
+    width = left + depth_max * dx + 60
+    height = top + (row - 0.6) * dy + 10
+    out = [
+        f'<svg class="tree" xmlns="http://www.w3.org/2000/svg" width="{width:.0f}" '
+        f'height="{height:.0f}" viewBox="0 0 {width:.0f} {height:.0f}" role="img" '
+        f'aria-label="{"trace trees" if run.has_traces else "search tree"}">'
+    ]
+    if run.has_traces:
+        for label, y in labels:
+            out.append(f'<text class="group" x="6" y="{y + 4:.1f}">{escape(label)}</text>')
+    elif roots:
+        ry = sum(pos[r.id][1] for r in roots) / len(roots)
+        for root in roots:
+            x, y = pos[root.id]
+            mid = (left + x) / 2
+            out.append(
+                f'<path class="edge" d="M{left + 6},{ry:.1f} C{mid:.1f},{ry:.1f} '
+                f'{mid:.1f},{y:.1f} {x - 8:.1f},{y:.1f}"/>'
+            )
+        out.append(
+            f'<rect class="root" x="{left - 6}" y="{ry - 6:.1f}" width="12" height="12"/>'
+            f'<text class="group" x="{left}" y="{ry - 12:.1f}" text-anchor="middle">root</text>'
+        )
+    for step in run.steps:
+        x, y = pos[step.id]
+        first = True
+        for parent in step.parents:
+            if parent not in pos:
+                continue
+            px, py = pos[parent]
+            cls = "edge" if first else "edge extra"  # a crossover's second parent: dashed
+            mid = (px + x) / 2
+            out.append(
+                f'<path class="{cls}" d="M{px + 8:.1f},{py:.1f} C{mid:.1f},{py:.1f} '
+                f'{mid:.1f},{y:.1f} {x - 8:.1f},{y:.1f}"/>'
+            )
+            first = False
+    for step in run.steps:
+        x, y = pos[step.id]
+        final = f' <circle class="final-ring" cx="{x:.1f}" cy="{y:.1f}" r="11.5"/>'
+        out.append(
+            f'<a class="node" href="#{anchor(step.id)}" data-node="{escape(step.id)}">'
+            f"<title>{escape(_node_title(step))}</title>"
+            + (final if step.final else "")
+            + f'<circle class="dot o-{step.outcome}" cx="{x:.1f}" cy="{y:.1f}" r="8"/>'
+            f'<text class="label" x="{x:.1f}" y="{y - 12:.1f}" text-anchor="middle">'
+            f"{escape(step.id)}</text></a>"
+        )
+    out.append("</svg>")
+    return "".join(out)
+
+
+# --------------------------------------------------------------------------- the chart
+
+
+def _nice_ticks(lo: float, hi: float, count: int = 5) -> list[float]:
+    if hi <= lo:
+        return [lo]
+    raw = (hi - lo) / count
+    magnitude = 10 ** math.floor(math.log10(raw))
+    step = next(m * magnitude for m in (1, 2, 2.5, 5, 10) if m * magnitude >= raw)
+    first = math.ceil(lo / step) * step
+    ticks = []
+    value = first
+    while value <= hi + step * 1e-9:
+        ticks.append(round(value, 12))
+        value += step
+    return ticks
+
+
+def _series(run: RunView) -> list[tuple[str, str, list[Step]]]:
+    """(label, colour, steps) per trace, or one series for a tree search."""
+    if not run.has_traces:
+        return [("all nodes", TRACE_COLOURS[0], list(run.steps))]
+    traces = sorted({s.trace for s in run.steps}, key=lambda t: (t is None, t or 0))
+    return [
+        (
+            f"trace {t}" if t is not None else "no trace",
+            TRACE_COLOURS[i % len(TRACE_COLOURS)],
+            [s for s in run.steps if s.trace == t],
+        )
+        for i, t in enumerate(traces)
+    ]
+
+
+def _plotted(step: Step) -> bool:
+    return not step.buggy and step.score is not None and math.isfinite(step.score)
+
+
+def score_chart(run: RunView, width: int = 1150, height: int = 320) -> str:
+    """Validation score of every valid step (dots) and each trace's best so far (lines)."""
+    scored = [s for s in run.steps if _plotted(s)]
+    if not scored:
+        return '<p class="empty">No step has a validation score yet.</p>'
+    ml, mr, mt, mb = 64, 16, 14, 42
+    pw, ph = width - ml - mr, height - mt - mb
+    n = max(s.number for s in run.steps)
+    metric = run.metric
+    values = sorted(s.score for s in scored)  # type: ignore[type-var]
+    lo, hi = values[0], values[-1]
+    if len(values) >= 8:
+        # A few very bad scores (a broken draft) would flatten the rest: past a generous fence on
+        # the bad side, points sit on the edge as triangles; their titles keep the true value.
+        q1, q3 = values[len(values) // 4], values[(3 * len(values)) // 4]
+        spread = 3 * (q3 - q1)
+        if spread > 0:
+            if metric.lower_is_better:
+                hi = max(v for v in values if v <= q3 + spread)
+            else:
+                lo = min(v for v in values if v >= q1 - spread)
+    if hi == lo:
+        pad = abs(hi) * 0.05 or 1.0
+        lo, hi = lo - pad, hi + pad
+    else:
+        pad = (hi - lo) * 0.08
+        lo, hi = lo - pad, hi + pad
+    clipped = any(v < lo or v > hi for v in values)
+
+    def x_of(number: float) -> float:
+        return ml + (number - 0.5) / n * pw
+
+    def y_of(score: float) -> float:
+        return mt + (hi - min(hi, max(lo, score))) / (hi - lo) * ph
+
+    out = [
+        f'<svg class="chart" xmlns="http://www.w3.org/2000/svg" width="{width}" '
+        f'height="{height}" viewBox="0 0 {width} {height}" role="img" '
+        f'aria-label="validation {escape(metric.name)} per step">'
+    ]
+    for tick in _nice_ticks(lo, hi):
+        y = y_of(tick)
+        out.append(
+            f'<line class="grid" x1="{ml}" x2="{ml + pw}" y1="{y:.1f}" y2="{y:.1f}"/>'
+            f'<text class="tick" x="{ml - 6}" y="{y + 4:.1f}" text-anchor="end">'
+            f"{escape(fmt(tick, 4))}</text>"
+        )
+    x_ticks = _nice_ticks(1, n, min(10, n)) if n > 1 else [1]
+    for tick in x_ticks:
+        if tick != int(tick):
+            continue
+        x = x_of(tick)
+        out.append(
+            f'<text class="tick" x="{x:.1f}" y="{mt + ph + 16}" text-anchor="middle">'
+            f"{int(tick)}</text>"
+        )
+    out.append(
+        f'<rect class="frame" x="{ml}" y="{mt}" width="{pw}" height="{ph}"/>'
+        f'<text class="axis" x="{ml + pw / 2:.1f}" y="{height - 6}" text-anchor="middle">'
+        f"step (in the order steps finished)</text>"
+        f'<text class="axis" transform="translate(14,{mt + ph / 2:.1f}) rotate(-90)" '
+        f'text-anchor="middle">validation {escape(metric.name)} '
+        f"({'lower' if metric.lower_is_better else 'higher'} is better)</text>"
+    )
+    legend: list[str] = []
+    for label, colour, steps in _series(run):
+        best: float | None = None
+        points: list[tuple[float, float]] = []
+        for step in steps:
+            if not _plotted(step):
+                continue
+            if metric.better(step.score, best):
+                if best is not None:
+                    points.append((x_of(step.number), y_of(best)))  # hold, then jump: a step line
+                best = step.score
+                points.append((x_of(step.number), y_of(best)))
+        if points:
+            points.append((x_of(n + 0.5), points[-1][1]))
+            path = " ".join(f"{x:.1f},{y:.1f}" for x, y in points)
+            out.append(f'<polyline class="best" style="stroke:{colour}" points="{path}"/>')
+        for step in steps:
+            x = x_of(step.number)
+            title = f"<title>{escape(_node_title(step))}</title>"
+            href = f'href="#{anchor(step.id)}"'
+            if not _plotted(step):
+                y = mt + ph - 6
+                out.append(
+                    f'<a class="point" {href}>{title}<path class="buggy-mark" '
+                    f'd="M{x - 4:.1f},{y - 4:.1f}l8,8m0,-8l-8,8"/></a>'
+                )
+                continue
+            y = y_of(step.score)
+            ring = (
+                f'<circle class="final-ring" cx="{x:.1f}" cy="{y:.1f}" r="8.5"/>'
+                if step.final
+                else ""
+            )
+            hollow = step.outcome in ("rejected", "valid")
+            if not lo <= step.score <= hi:
+                tip = 5 if step.score > hi else -5  # the triangle points off the scale
+                y = mt + 5 if step.score > hi else mt + ph - 5
+                out.append(
+                    f'<a class="point" {href}>{title}<path d="M{x - 5:.1f},{y + tip:.1f}'
+                    f'l5,{-2 * tip}l5,{2 * tip}z" style="stroke:{colour};'
+                    f'fill:{"#fff" if hollow else colour}"/></a>'
+                )
+                continue
+            out.append(
+                f'<a class="point" {href}>{title}{ring}<circle cx="{x:.1f}" cy="{y:.1f}" r="4.5" '
+                f'style="stroke:{colour};fill:{"#fff" if hollow else colour}"/></a>'
+            )
+        legend.append(
+            f'<span class="key"><i style="background:{colour}"></i>{escape(label)}</span>'
+        )
+    out.append("</svg>")
+    notes = (
+        '<span class="key"><i class="hollow"></i>rejected / no gain</span>'
+        '<span class="key"><i class="cross">×</i>buggy</span>'
+        '<span class="key"><i class="ring"></i>final choice</span>'
+        '<span class="key">line: best so far</span>'
+    ) + ('<span class="key">▲ off the scale (title shows the score)</span>' if clipped else "")
+    return "".join(out) + f'<div class="legend">{"".join(legend)}{notes}</div>'

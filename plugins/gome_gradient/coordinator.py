@@ -1,0 +1,54 @@
+"""The trace coordinator: N traces, one step in flight per trace, forced diversification."""
+
+from __future__ import annotations
+
+import threading
+from collections import defaultdict
+from collections.abc import Sequence
+
+from attrs import frozen
+
+from gome_core.interfaces import TraceCoordinator
+from gome_core.types import Hypothesis
+
+__all__ = ["CoordinatorConfig", "GomeCoordinator"]
+
+
+@frozen
+class CoordinatorConfig:
+    """Settings of the Gome trace coordinator."""
+
+    diversify: bool = True  # until its first acceptance, a trace must differ from its siblings
+
+
+class GomeCoordinator(TraceCoordinator):
+    """Gives the next step to the free trace that has taken the fewest steps."""
+
+    def __init__(self, config: CoordinatorConfig | None = None) -> None:
+        self.config = config or CoordinatorConfig()
+        self._lock = threading.Lock()
+        self._steps: dict[int, int] = defaultdict(int)
+        self._accepted: dict[int, int] = defaultdict(int)
+        self._tried: dict[int, list[Hypothesis]] = defaultdict(list)
+
+    def next_trace(self, busy: frozenset[int]) -> int | None:
+        with self._lock:
+            free = [t for t in range(self.traces) if t not in busy]
+            return min(free, key=lambda t: (self._steps[t], t)) if free else None
+
+    def avoid(self, trace: int) -> Sequence[Hypothesis]:
+        with self._lock:
+            if not self.config.diversify or self._accepted[trace]:
+                return []
+            return [h for t, tried in self._tried.items() if t != trace for h in tried]
+
+    def record(self, trace: int, hypothesis: Hypothesis, accepted: bool) -> None:
+        with self._lock:
+            self._steps[trace] += 1
+            self._tried[trace].append(hypothesis)
+            if accepted:
+                self._accepted[trace] += 1
+
+    def steps(self, trace: int) -> int:
+        with self._lock:
+            return self._steps[trace]

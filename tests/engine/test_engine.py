@@ -1,0 +1,172 @@
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+from gome_core.config import resolve
+from gome_core.engine.launch import build_engine, competition_ref, grade_run, resume_engine
+from gome_core.journal import Journal
+
+
+def _events(run_dir: Path) -> list[dict]:
+    return list(Journal.read(run_dir / "journal.jsonl"))
+
+
+def test_a_run_improves_and_leaves_a_complete_run_directory(
+    toy_registry, toy_competition, tmp_path
+):
+    store, competition = toy_competition
+    resolved = resolve(preset="toy", registry=toy_registry)
+    engine = build_engine(resolved, competition_ref(competition), run_dir=tmp_path / "run")
+    outcome = engine.run()
+
+    assert outcome.status == "budget" and outcome.reason == "steps"
+    assert outcome.steps == 6
+    run_dir = tmp_path / "run"
+    events = _events(run_dir)
+    finished = [e for e in events if e["type"] == "step_finished"]
+    assert len(finished) == 6
+    assert {e["proposal"]["trace"] for e in finished} == {0, 1}
+    assert [e["seq"] for e in events] == list(range(len(events)))
+    # The best improves monotonically towards a = 2 (MAE 0).
+    scores = [e["score"] for e in finished if not e["buggy"]]
+    assert min(scores) < scores[0]
+    assert outcome.final is not None and outcome.final.score == min(scores)
+    final = next(e for e in events if e["type"] == "final_choice")
+    assert final["chosen"] == outcome.final.id and len(final["candidates"]) == 2
+    assert all(len(c["scores"]) == 2 for c in final["candidates"])  # original + seed 1
+    # Files: config, run info, nodes with code/outputs, best link, final submission.
+    assert (run_dir / "config.toml").is_file() and (run_dir / "run.json").is_file()
+    node_dir = run_dir / "nodes" / outcome.final.id
+    assert {"main.py", "a.json", "stdout.txt", "scores.csv", "submission.csv", "node.json"} <= {
+        p.name for p in node_dir.iterdir()
+    }
+    assert (run_dir / "best").resolve() == node_dir.resolve()
+    assert (run_dir / "submission.csv").read_text() == (node_dir / "submission.csv").read_text()
+    info = json.loads((run_dir / "run.json").read_text())
+    assert info["competition"] == "toy-mae" and info["gome_version"]
+    report = grade_run(store, competition, outcome, run_dir)
+    assert report["valid_submission"] and report["score"] < 1.0
+    assert json.loads((run_dir / "grading.json").read_text())["competition_id"] == "toy-mae"
+
+
+def test_a_failing_step_does_not_stop_the_run(toy_registry, toy_competition, tmp_path):
+    _, competition = toy_competition
+    resolved = resolve(
+        preset="toy",
+        overrides=[
+            "optimizer.implementer.fail_at=1",
+            "optimizer.traces=1",
+            "engine.workers=1",
+            "budget.steps=3",
+        ],
+        registry=toy_registry,
+    )
+    outcome = build_engine(resolved, competition_ref(competition), run_dir=tmp_path / "r").run()
+    assert outcome.steps == 3
+    finished = [e for e in _events(tmp_path / "r") if e["type"] == "step_finished"]
+    broken = [e for e in finished if e["node"]["error"]]
+    assert len(broken) == 1 and "broke on purpose" in broken[0]["node"]["error"]
+    assert not finished[-1]["buggy"]
+
+
+def test_a_broken_candidate_gets_repair_rounds(toy_registry, toy_competition, tmp_path):
+    _, competition = toy_competition
+    # a = "x" makes the program crash at run time: the debug run fails, repair is asked for.
+    resolved = resolve(
+        preset="toy",
+        overrides=[
+            "optimizer.traces=1",
+            "engine.workers=1",
+            "budget.steps=1",
+            "engine.max_repairs=2",
+        ],
+        registry=toy_registry,
+    )
+    engine = build_engine(resolved, competition_ref(competition), run_dir=tmp_path / "r")
+    original = engine.optimizer.develop
+
+    def crashing(proposal, context):
+        candidate = original(proposal, context)
+        return type(candidate)(
+            candidate.id,
+            {**candidate.files, "main.py": "raise ValueError('bad')"},
+            operator=candidate.operator,
+            trace=candidate.trace,
+            direction=candidate.direction,
+        )
+
+    engine.optimizer.develop = crashing
+    outcome = engine.run()
+    events = _events(tmp_path / "r")
+    repairs = [e for e in events if e["type"] == "repair"]
+    assert [e["round"] for e in repairs] == [1]  # the toy implementer's debug write works at once
+    assert "ValueError: bad" in "\n".join(repairs[0]["reasons"])
+    assert outcome.final is not None and outcome.final.id.endswith("~r1")
+
+
+RUNNER = textwrap.dedent(
+    """
+    import sys
+    from gome_core.plugins import load_plugins, reset_registry
+    from gome_core.config import resolve
+    from gome_core.engine.launch import build_engine, competition_ref, open_competition
+    from tests.engine import toy_plugin
+
+    registry = load_plugins(extra=[("toy", toy_plugin)])
+    reset_registry(registry)
+    competitions, data, run_dir = sys.argv[1:4]
+    store, competition = open_competition(
+        "toy-mae", competitions_dirs=[competitions], data_dir=data
+    )
+    resolved = resolve(preset="toy", overrides=["budget.steps=8", "optimizer.traces=2"],
+                       registry=registry)
+    build_engine(resolved, competition_ref(competition), run_dir=run_dir,
+                 sources={"competitions_dirs": [competitions], "data_dir": data}).run()
+    """
+)
+
+
+def test_a_run_killed_with_sigkill_resumes_without_losing_steps(
+    toy_registry, toy_competition, tmp_path
+):
+    _, competition = toy_competition
+    competitions = str(competition.competition_dir.parent)
+    data = str(competition.data_dir.parent)
+    run_dir = tmp_path / "killed"
+    root = Path(__file__).resolve().parents[2]
+    proc = subprocess.Popen(
+        [sys.executable, "-c", RUNNER, competitions, data, str(run_dir)],
+        cwd=root,
+        env={**os.environ, "PYTHONPATH": str(root)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        journal = run_dir / "journal.jsonl"
+        if (
+            journal.exists()
+            and sum(e["type"] == "step_finished" for e in Journal.read(journal)) >= 3
+        ):
+            break
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    before = [e for e in _events(run_dir) if e["type"] == "step_finished"]
+    assert 3 <= len(before) < 8
+
+    engine, _, _ = resume_engine(run_dir)
+    outcome = engine.run(resumed=True)
+    events = _events(run_dir)
+    finished = [e for e in events if e["type"] == "step_finished"]
+    assert outcome.steps == 8 and len(finished) == 8
+    ids = [e["node"]["candidate"]["id"] for e in finished]
+    assert len(set(ids)) == 8, ids  # no step lost, none done twice
+    assert finished[: len(before)] == before  # what was finished before the kill is kept
+    assert any(e["type"] == "run_resumed" and e["steps"] == len(before) for e in events)
+    assert (run_dir / "submission.csv").is_file()

@@ -1,0 +1,103 @@
+"""A tiny but real agent for engine tests: y = a * x, with `a` moved by each direction.
+
+The implementer writes genuine programs (standard library only, so they start fast) that honour the
+candidate contract; the estimator proposes the next `a` from the trace's best. A step whose `a` is
+"boom" raises inside the implementer, to test that a failing step does not stop the run.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+from attrs import frozen
+
+import gome_core
+from gome_core import (
+    Candidate,
+    CodeRequest,
+    Direction,
+    GradientEstimator,
+    Hypothesis,
+    Implementer,
+    RunContext,
+    TraceState,
+)
+
+PROGRAM = """\
+import csv, os, random
+A = {a!r}
+rows = list(csv.DictReader(open("input/train.csv")))
+rng = random.Random(int(os.environ.get("GOME_SEED", "0")))
+rng.shuffle(rows)
+valid = rows[: max(2, len(rows) // 3)]
+mae = sum(abs(float(r["y"]) - A * float(r["x"])) for r in valid) / len(valid)
+with open("scores.csv", "w") as f:
+    f.write(f"model,mae\\nlinear,{{mae}}\\nensemble,{{mae}}\\n")
+test = list(csv.DictReader(open("input/test.csv")))
+with open("submission/submission.csv", "w") as f:
+    f.write("id,y\\n" + "".join(f"{{r['id']}},{{A * float(r['x'])}}\\n" for r in test))
+print("validation mae", mae)
+"""
+
+
+@frozen
+class ToyConfig:
+    start: float = 0.5
+    fail_at: int = -1  # the step number whose implementation raises
+
+
+class ToyEstimator(GradientEstimator):
+    """Moves `a` halfway towards 2 (the truth), per step."""
+
+    def __init__(self, config: ToyConfig) -> None:
+        self.config = config
+
+    def estimate(self, state: TraceState, context: RunContext) -> Direction:
+        a = self.config.start + state.trace * 0.1
+        if state.best is not None:
+            best = json.loads(state.best.candidate.files["a.json"])
+            a = best + (2.0 - best) / 2  # never exactly 2: a perfect score reads as leakage
+        hypothesis = Hypothesis(f"set a to {a}", component="model", edit={"a": a})
+        return Direction(hypothesis, selection="toy")
+
+
+class ToyImplementer(Implementer):
+    """Writes the y = a * x program."""
+
+    def __init__(self, config: ToyConfig) -> None:
+        self.config = config
+
+    def implement(self, request: CodeRequest, context: RunContext) -> Candidate:
+        number = int(re.findall(r"\d+", request.candidate_id.split("~")[0])[-1])
+        if number == self.config.fail_at and request.operator != "debug":
+            raise RuntimeError("the toy implementer broke on purpose")
+        a = request.direction.chosen.edit["a"] if request.direction else self.config.start
+        files = {"main.py": PROGRAM.format(a=a), "a.json": json.dumps(a)}
+        return Candidate(request.candidate_id, files, operator=request.operator)
+
+
+@gome_core.hookimpl
+def register_gradient_estimators(register):
+    register(ToyEstimator, name="toy", config=ToyConfig)
+
+
+@gome_core.hookimpl
+def register_implementers(register):
+    register(ToyImplementer, name="toy", config=ToyConfig)
+
+
+@gome_core.hookimpl
+def register_presets(register):
+    register(
+        {
+            "optimizer": {"name": "gome", "traces": 2, "estimator": "toy", "implementer": "toy"},
+            "validators": ["debug-run", "full-run", "judge"],
+            "engine": {"workers": 2, "final_top_k": 2, "final_seeds": [1]},
+            "executor": {"name": "local", "timeout_s": 30, "kill_grace_s": 1},
+            "budget": {"steps": 6},
+        },
+        name="toy",
+        description="The toy agent.",
+        source="tests",
+    )

@@ -1,0 +1,146 @@
+import gome_gradient.plugin
+import pytest
+from gome_gradient import CoordinatorConfig, GomeCoordinator, SuccessMemory
+from gome_gradient.memory import similarity
+
+from gome_core import (
+    Candidate,
+    Direction,
+    ExecutionResult,
+    Hypothesis,
+    MemoryEntry,
+    Metric,
+    Node,
+    ValidationReport,
+)
+from gome_core.testing import PluginSuite
+
+
+class TestGradientPlugin(PluginSuite):
+    @pytest.fixture
+    def plugin(self):
+        return gome_gradient.plugin
+
+
+def _entry(trace, step, statement, accepted, after=None, before=None):
+    return MemoryEntry(
+        trace=trace,
+        step=step,
+        hypothesis=Hypothesis(statement),
+        accepted=accepted,
+        score_before=before,
+        score_after=after,
+    )
+
+
+def test_memory_keeps_successes_and_only_recent_failures():
+    memory = SuccessMemory()
+    memory.record(_entry(0, 1, "a", False))
+    memory.record(_entry(0, 2, "b", False))
+    memory.record(_entry(1, 3, "c", False))
+    assert [e.hypothesis.statement for e in memory.failures(0)] == ["a", "b"]
+    memory.record(_entry(0, 4, "d", True, after=0.8, before=0.7))
+    assert memory.failures(0) == [] and len(memory.failures(1)) == 1
+    memory.record(_entry(0, 5, "e", False))
+    assert [e.hypothesis.statement for e in memory.failures(0)] == ["e"]
+    assert [e.hypothesis.statement for e in memory.successes()] == ["d"]
+    assert memory.successes(1) == []
+
+
+def test_recall_prefers_similar_recent_steps_of_other_traces_and_keeps_the_global_best():
+    memory = SuccessMemory()
+    memory.metric = Metric("auc")
+    memory.record(_entry(1, 1, "log transform the skewed target", True, after=0.70, before=0.6))
+    memory.record(
+        _entry(1, 2, "add tf-idf features of the text column", True, after=0.72, before=0.70)
+    )
+    memory.record(
+        _entry(2, 3, "ensemble gradient boosting and forests", True, after=0.90, before=0.8)
+    )
+    memory.record(_entry(0, 4, "tf-idf on the text column", True, after=0.5, before=0.4))
+    recalled = memory.recall("use the text column with tf-idf", k=2, exclude_trace=0)
+    statements = [e.hypothesis.statement for e in recalled]
+    assert statements[0] == "add tf-idf features of the text column"
+    assert "ensemble gradient boosting and forests" in statements  # the global best, always
+    assert all(e.trace != 0 for e in recalled)
+    assert memory.recall("anything", k=0) == []
+
+
+def test_similarity_is_a_cosine():
+    assert similarity("tf-idf text features", "text features tf-idf") == pytest.approx(1.0)
+    assert similarity("random forest", "text features") == 0.0
+
+
+def test_coordinator_balances_traces_and_forces_diversity_until_acceptance():
+    coordinator = GomeCoordinator()
+    coordinator.start(3)
+    assert coordinator.next_trace(frozenset()) == 0
+    assert coordinator.next_trace(frozenset({0})) == 1
+    assert coordinator.next_trace(frozenset({0, 1, 2})) is None
+    coordinator.record(0, Hypothesis("random forest"), accepted=False)
+    coordinator.record(1, Hypothesis("linear model"), accepted=True)
+    assert coordinator.next_trace(frozenset()) == 2  # fewest steps first
+    assert [h.statement for h in coordinator.avoid(2)] == ["random forest", "linear model"]
+    assert coordinator.avoid(1) == []  # accepted once: free to follow its own path
+    quiet = GomeCoordinator(CoordinatorConfig(diversify=False))
+    quiet.start(2)
+    quiet.record(0, Hypothesis("x"), accepted=False)
+    assert quiet.avoid(1) == []
+
+
+def test_stage_follows_the_time_used():
+    coordinator = GomeCoordinator()
+    assert [coordinator.stage(t) for t in (0.05, 0.5, 0.8)] == ["draft", "improve", "ensemble"]
+
+
+def _node(node_id, score, trace=0, buggy=False):
+    direction = Direction(Hypothesis(f"idea {node_id}"))
+    candidate = Candidate.from_code(node_id, "", trace=trace, direction=direction)
+    result = ExecutionResult(exit_code=1 if buggy else 0)
+    return Node(candidate, result, (ValidationReport.ok("v", score=score),), score=score)
+
+
+@pytest.fixture
+def optimizer(toy_registry):
+    from gome_gradient import GomeConfig, GomeOptimizer
+
+    from gome_core.types import CompetitionRef
+
+    class Ctx:
+        competition = CompetitionRef("c", ".", "", Metric("mae", lower_is_better=True))
+        time_used = 0.0
+        emit = None
+
+    from gome_core.config import resolve
+
+    config = resolve(preset="toy", registry=toy_registry).config.optimizer.config
+    opt = GomeOptimizer(
+        GomeConfig(traces=2, estimator=config.estimator, implementer=config.implementer)
+    )
+    opt.start(Ctx())
+    return opt
+
+
+def test_one_step_in_flight_per_trace_and_drafts_first(optimizer):
+    first, second = optimizer.ask(), optimizer.ask()
+    assert (first.trace, second.trace) == (0, 1)
+    assert first.operator == second.operator == "draft"
+    assert optimizer.ask() is None  # both traces busy
+    optimizer.tell(first, _node(first.id, 3.0))
+    third = optimizer.ask()
+    assert third.trace == 0 and third.operator == "step" and third.parents == (first.id,)
+
+
+def test_acceptance_needs_a_valid_improvement_in_the_metric_direction(optimizer):
+    p = optimizer.ask()
+    optimizer.tell(p, _node(p.id, 3.0))
+    for score, buggy, accepted in ((4.0, False, False), (1.0, True, False), (2.0, False, True)):
+        p = optimizer.ask()
+        if p.trace != 0:
+            optimizer.tell(p, _node(p.id, 9.0, trace=p.trace, buggy=True))
+            p = optimizer.ask()
+        optimizer.tell(p, _node(p.id, score, buggy=buggy))
+        assert (optimizer.trace_bests()[0].score == score) is accepted
+    assert [n.score for n in optimizer.best(2)] == [2.0, 3.0]  # lower is better; buggy excluded
+    successes = optimizer.momentum.successes(0)
+    assert [e.score_after for e in successes] == [3.0, 2.0]

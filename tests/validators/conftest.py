@@ -1,0 +1,1 @@
+from tests.engine.conftest import toy_competition  # noqa: F401
