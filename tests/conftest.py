@@ -1,9 +1,13 @@
 from __future__ import annotations
 
+import contextlib
+import importlib
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -30,6 +34,16 @@ def run_gome(
 @pytest.fixture
 def gome():
     return run_gome
+
+
+@contextlib.contextmanager
+def import_example(example: Path, module: str) -> Iterator[ModuleType]:
+    """Import an example plugin's module straight from its folder, as its own tests would."""
+    sys.path.insert(0, str(example))
+    try:
+        yield importlib.import_module(module)
+    finally:
+        sys.path.remove(str(example))
 
 
 def pip_install_example(example: Path, target: Path) -> Path:

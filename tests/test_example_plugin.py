@@ -1,23 +1,17 @@
 """The example third-party plugin: its own suite, and real discovery once installed."""
 
 import json
-import sys
 
 import pytest
 
 from gome_core.testing import PluginSuite
-from tests.conftest import EXAMPLE_PLUGIN, pip_install_example, run_example_tests
+from tests.conftest import EXAMPLE_PLUGIN, import_example, pip_install_example, run_example_tests
 
 
 @pytest.fixture(scope="module")
 def example_module():
-    sys.path.insert(0, str(EXAMPLE_PLUGIN))
-    try:
-        import gome_runtime_limit
-
-        yield gome_runtime_limit
-    finally:
-        sys.path.remove(str(EXAMPLE_PLUGIN))
+    with import_example(EXAMPLE_PLUGIN, "gome_runtime_limit") as module:
+        yield module
 
 
 class TestExamplePluginConforms(PluginSuite):

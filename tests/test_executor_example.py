@@ -1,23 +1,17 @@
 """The example executor plugin: conformance, its own suite, discovery once installed."""
 
 import json
-import sys
 
 import pytest
 
 from gome_core.testing import PluginSuite
-from tests.conftest import EXAMPLE_EXECUTOR, pip_install_example, run_example_tests
+from tests.conftest import EXAMPLE_EXECUTOR, import_example, pip_install_example, run_example_tests
 
 
 @pytest.fixture(scope="module")
 def example_module():
-    sys.path.insert(0, str(EXAMPLE_EXECUTOR))
-    try:
-        import gome_venv_executor
-
-        yield gome_venv_executor
-    finally:
-        sys.path.remove(str(EXAMPLE_EXECUTOR))
+    with import_example(EXAMPLE_EXECUTOR, "gome_venv_executor") as module:
+        yield module
 
 
 class TestExampleExecutorPluginConforms(PluginSuite):

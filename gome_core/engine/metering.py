@@ -7,6 +7,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import attrs
+
 from gome_core.interfaces import LLMBackend
 from gome_core.types import LLMRequest, LLMResponse, LLMUsage
 
@@ -45,9 +47,9 @@ class MeteredLLM(LLMBackend):
         response = self.inner.complete(request)
         usage = response.usage
         if not usage.latency_s:
-            usage = LLMUsage(**{**_fields(usage), "latency_s": time.monotonic() - started})
+            usage = attrs.evolve(usage, latency_s=time.monotonic() - started)
         if not usage.calls:
-            usage = LLMUsage(**{**_fields(usage), "calls": 1})
+            usage = attrs.evolve(usage, calls=1)
         self.total = self.total + usage
         step = StepUsage.current.get()
         if step is not None:
@@ -58,9 +60,3 @@ class MeteredLLM(LLMBackend):
 
     def close(self) -> None:
         self.inner.close()
-
-
-def _fields(usage: LLMUsage) -> dict[str, Any]:
-    import attrs
-
-    return attrs.asdict(usage)

@@ -3,24 +3,18 @@
 from __future__ import annotations
 
 import json
-import sys
 
 import pytest
 
 from gome_core.testing import PluginSuite
-from tests.conftest import pip_install_example, run_example_tests
+from tests.conftest import import_example, pip_install_example, run_example_tests
 from tests.llm.conftest import EXAMPLE_LLM_PLUGIN
 
 
 @pytest.fixture(scope="module")
 def example_module():
-    sys.path.insert(0, str(EXAMPLE_LLM_PLUGIN))
-    try:
-        import gome_http_llm
-
-        yield gome_http_llm
-    finally:
-        sys.path.remove(str(EXAMPLE_LLM_PLUGIN))
+    with import_example(EXAMPLE_LLM_PLUGIN, "gome_http_llm") as module:
+        yield module
 
 
 class TestExampleConforms(PluginSuite):
