@@ -351,8 +351,9 @@ def merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any
                 out[key] = copy.deepcopy(dict(new))
             else:
                 out[key] = merge(old_map, new)
-        elif isinstance(new, str) and isinstance(old, Mapping) and old.get("name") == new:
-            continue  # same component named again: keep its settings
+        elif isinstance(new, str) and isinstance(old, Mapping) and old.get("name") in (None, new):
+            # The same component named again, or settings given before the name: keep them.
+            out[key] = {**copy.deepcopy(dict(old)), "name": new}
         else:
             out[key] = copy.deepcopy(new)
     return out
@@ -391,21 +392,33 @@ def resolve(
 ) -> ResolvedConfig:
     """Build the run configuration from its layers and check it against the registered schemas."""
     registry = registry or get_registry()
-    raw: dict[str, Any] = dict(DEFAULTS)
-    sources = ["defaults"]
-    if preset is not None:
-        raw = merge(raw, registry.preset(preset).settings)
-        raw["preset"] = preset
-        sources.append(f"preset {preset}")
-    for path in files:
-        raw = merge(raw, load_toml(path))
-        sources.append(str(path))
+    chosen = registry.preset(preset) if preset is not None else None
+    user_layers = [(str(path), load_toml(path)) for path in files]
     if settings:
-        raw = merge(raw, settings)
-        sources.append("settings")
-    for text in overrides:
-        raw = apply_override(raw, text)
-        sources.append(f"--set {text}")
+        user_layers.append(("settings", dict(settings)))
+
+    def layered(with_llm: bool) -> tuple[dict[str, Any], list[str]]:
+        raw: dict[str, Any] = dict(DEFAULTS)
+        sources = ["defaults"]
+        if chosen is not None:
+            raw = merge(raw, chosen.settings)
+            raw["preset"] = chosen.name
+            sources.append(f"preset {chosen.name}")
+            if with_llm:
+                raw = merge(raw, chosen.with_llm)
+                sources.append(f"preset {chosen.name} (with an LLM)")
+        for source, layer in user_layers:
+            raw = merge(raw, layer)
+            sources.append(source)
+        for text in overrides:
+            raw = apply_override(raw, text)
+            sources.append(f"--set {text}")
+        return raw, sources
+
+    raw, sources = layered(with_llm=False)
+    # Whether the run has an LLM is known only once every layer is in.
+    if chosen is not None and chosen.with_llm and raw.get("llm"):
+        raw, sources = layered(with_llm=True)
     try:
         config = _converter(registry).structure(raw, RunConfig)
     except (ClassValidationError, IterableValidationError) as exc:

@@ -1,4 +1,4 @@
-"""Every hook a gome plugin can implement, grouped by phase.
+"""Every hook a gome plugin can implement, grouped by phase (registration, studies, run).
 
 A plugin is a module (or object) with functions marked ``@gome_core.hookimpl`` whose names are
 hooks below; it is found through the ``gome`` entry-point group of its distribution::
@@ -57,6 +57,7 @@ class RegisterPreset(Protocol):
         name: str,
         description: str,
         source: str = "",
+        with_llm: Mapping[str, Any] | None = None,
     ) -> None: ...
 
 
@@ -116,7 +117,21 @@ def register_presets(register: RegisterPreset) -> None:
 
     ``settings`` is a mapping in the shape of a configuration file, e.g.
     ``{"optimizer": {"name": "gome", "traces": 3}, "budget": {"steps": 20}}``; ``source`` says
-    where the defaults come from (a paper, a repository).
+    where the defaults come from (a paper, a repository). ``with_llm`` is laid over ``settings``
+    when the run has an LLM backend (below the user's files and overrides): the LLM versions of
+    the preset's reasoning components.
+    """
+
+
+# --------------------------------------------------------------------------- studies
+
+
+@hookspec
+def register_cell_runners(register: RegisterComponent) -> None:
+    """Register cell runners: factories returning :class:`~gome_core.interfaces.CellRunner`.
+
+    A cell runner runs the cells of a study (``gome study``) concurrently; the study picks one by
+    name (``study.runner``). Its config class should have a ``workers`` field.
     """
 
 

@@ -14,9 +14,9 @@ method says otherwise.
 from __future__ import annotations
 
 import abc
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from attrs import define, field
 
@@ -41,7 +41,11 @@ from gome_core.types import (
 if TYPE_CHECKING:
     import structlog
 
+_Item = TypeVar("_Item")
+_Result = TypeVar("_Result")
+
 __all__ = [
+    "CellRunner",
     "Executor",
     "GradientEstimator",
     "Implementer",
@@ -275,3 +279,35 @@ class Optimizer(abc.ABC):
     def finished(self) -> bool:
         """Whether the optimizer has nothing more to try (the budget aside)."""
         return False
+
+
+class CellRunner(abc.ABC):
+    """Runs the cells of a study (independent agent runs) concurrently: worker processes, a cluster.
+
+    The study hands it a picklable module-level function and picklable items; each call runs in a
+    process of its own, so a cell that crashes cannot take the study down with it, and plugins'
+    process-wide state is not shared between cells. ``fn`` reports its own failures in its result
+    and does not raise for a failed cell; when it does raise anyway, or the process running it
+    dies, the iterator raises when it reaches that item (the study stops; re-running it resumes).
+
+    The registered config class, when there is one, should have a ``workers: int`` field (the
+    most cells in flight; 0: as many as the runner sees fit): the study fills it from
+    ``--workers`` or ``study.workers``.
+    """
+
+    @abc.abstractmethod
+    def map(self, fn: Callable[[_Item], _Result], items: Sequence[_Item]) -> Iterator[_Result]:
+        """``fn(item)`` for every item, yielded as each finishes (completion order, not input).
+
+        Work may start before the iterator is first advanced; closing the runner (or dropping
+        the iterator) cancels what has not started.
+        """
+
+    def close(self) -> None:  # noqa: B027 - optional hook, a runner may hold nothing
+        """Release workers and connections; cancels cells that have not started."""
+
+    def __enter__(self) -> CellRunner:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()

@@ -44,7 +44,8 @@ __all__ = [
 
 log = get_logger(__name__)
 
-#: Component kind -> (registration hook, human name). The kind is also the config section name.
+#: Component kind -> (registration hook, human name). A run component's kind is also its config
+#: section name; a study's cell runner is chosen by ``study.runner`` in the study spec.
 COMPONENT_KINDS: Mapping[str, tuple[str, str]] = MappingProxyType(
     {
         "llm": ("register_llm_backends", "LLM backend"),
@@ -55,6 +56,7 @@ COMPONENT_KINDS: Mapping[str, tuple[str, str]] = MappingProxyType(
         "trace_coordinator": ("register_trace_coordinators", "trace coordinator"),
         "implementer": ("register_implementers", "implementer"),
         "optimizer": ("register_optimizers", "optimizer"),
+        "cell_runner": ("register_cell_runners", "cell runner"),
     }
 )
 
@@ -108,6 +110,10 @@ class Preset:
     description: str
     source: str
     plugin: PluginInfo
+    #: Laid over ``settings`` when the run has an LLM backend.
+    with_llm: Mapping[str, Any] = field(
+        factory=dict, converter=lambda m: MappingProxyType(dict(m or {}))
+    )
 
 
 @attrs.define
@@ -291,14 +297,23 @@ def _collect(registry: PluginRegistry, infos: Mapping[str, PluginInfo]) -> None:
 
     def make_preset_register(info: PluginInfo) -> Callable[..., None]:
         def register(
-            settings: Mapping[str, Any], *, name: str, description: str, source: str = ""
+            settings: Mapping[str, Any],
+            *,
+            name: str,
+            description: str,
+            source: str = "",
+            with_llm: Mapping[str, Any] | None = None,
         ) -> None:
             if not isinstance(settings, Mapping):
                 raise TypeError(f"preset {name!r}: settings must be a mapping")
+            if with_llm is not None and not isinstance(with_llm, Mapping):
+                raise TypeError(f"preset {name!r}: with_llm must be a mapping")
             existing = registry.presets.get(name)
             if existing is not None:
                 raise DuplicateComponentError("preset", name, existing.plugin.label, info.label)
-            registry.presets[name] = Preset(name, settings, description, source, info)
+            registry.presets[name] = Preset(
+                name, settings, description, source, info, with_llm or {}
+            )
 
         return register
 

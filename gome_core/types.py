@@ -303,6 +303,9 @@ class ExecutionRequest:
     is looked up on the candidate's ``PATH``, or in the workspace when it holds a ``/``); ``env``
     adds variables to the scrubbed environment (names that look like secrets are refused);
     ``limits`` override the executor's configured time-out, memory cap and CPU share.
+    ``owner`` names who the run belongs to (``trace-2`` for a candidate of trace 2, the default;
+    empty for a candidate of no trace): executors that share scarce devices among runs, such as
+    GPUs, keep one owner's runs on the same devices and apart from other owners'.
     """
 
     candidate: Candidate
@@ -314,6 +317,14 @@ class ExecutionRequest:
     #: Paths the candidate must not read (the competition's private answers, its raw data);
     #: executors that can mask paths do so.
     hidden: tuple[Path, ...] = field(default=(), converter=lambda ps: tuple(Path(p) for p in ps))
+    owner: str = field(
+        default=attrs.Factory(lambda self: _owner_of(self.candidate), takes_self=True)
+    )
+
+
+def _owner_of(candidate: object) -> str:
+    trace = getattr(candidate, "trace", None)
+    return f"trace-{trace}" if trace is not None else ""
 
 
 @frozen
@@ -328,6 +339,9 @@ class ExecutionResult:
     the run wrote (``submission/submission.csv``, the score file), scratch in ``working/`` aside.
     ``notes`` state guarantees the executor could not give on this machine, one per line, each
     starting with its key (e.g. ``"network: not isolated (...)"``).
+    Executors that lease GPUs fill the ``gpu_`` fields: the devices the run was given, the peak
+    memory used on them (MiB) and their mean utilisation (percent) while it ran, and whether it
+    failed by running out of GPU memory.
     """
 
     exit_code: int | None
@@ -346,6 +360,28 @@ class ExecutionResult:
     produced: tuple[str, ...] = field(default=(), converter=tuple)
     error: str | None = None
     notes: tuple[str, ...] = field(default=(), converter=tuple)
+    gpu_devices: tuple[str, ...] = field(default=(), converter=tuple)
+    gpu_peak_memory_mb: float | None = None
+    gpu_utilization: float | None = None
+    gpu_out_of_memory: bool = False
+
+    @classmethod
+    def not_run(
+        cls,
+        error: str | None = None,
+        *,
+        output_cap_bytes: int = 0,
+        cancelled: bool = False,
+        **fields: Any,
+    ) -> ExecutionResult:
+        """A candidate that never started: bad input, a closed executor, a cancel before start."""
+        return cls(
+            exit_code=None,
+            output_cap_bytes=output_cap_bytes,
+            cancelled=cancelled,
+            error=error,
+            **fields,
+        )
 
     @property
     def ok(self) -> bool:
@@ -353,16 +389,21 @@ class ExecutionResult:
         return (
             self.error is None
             and self.exit_code == 0
-            and not (self.timed_out or self.out_of_memory or self.cancelled)
+            and not (
+                self.timed_out or self.out_of_memory or self.gpu_out_of_memory or self.cancelled
+            )
         )
 
     @property
     def outcome(self) -> str:
-        """One word for reports: ok, error, timeout, oom, cancelled, signal or failed."""
+        """One word for reports: ok, error, timeout, gpu-oom, oom, cancelled, signal or failed."""
         if self.error is not None:
             return "error"
         if self.timed_out:
             return "timeout"
+        if self.gpu_out_of_memory:
+            # Before ``oom``: a host-memory check that reads error text can match CUDA's too.
+            return "gpu-oom"
         if self.out_of_memory:
             return "oom"
         if self.cancelled:

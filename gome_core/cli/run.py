@@ -223,13 +223,13 @@ def run(
     ):
         if value is not None:
             sets.append(f"{key}={value!r}" if isinstance(value, str) else f"{key}={value}")
-    if llm is not None:
-        name, _, model = llm.partition(":")
-        sets.append(f"llm={name}")
-        if model:
-            sets.append(f"llm.model={model!r}")
     if traces is not None:
         sets.append(f"engine.workers={traces}")
+    if llm is not None:
+        # Before the --set options, which refine the backend (llm.base_url=...).
+        name, _, model = llm.partition(":")
+        chosen = [f"llm={name}"] + ([f"llm.model={model!r}"] if model else [])
+        sets = chosen + sets
     resolved = resolve(preset=preset or (None if files else "gome"), files=files, overrides=sets)
     if resolved.config.task is None:
         raise UsageError("which competition? Pass --task ID (see `gome tasks list`).")

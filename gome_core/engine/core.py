@@ -117,7 +117,11 @@ class Engine:
         self.metric = competition.metric
         self._journal = run_dir.journal()
         self._emit_lock = threading.Lock()
-        self.llm = MeteredLLM(llm, on_call=self._on_llm_call) if llm is not None else None
+        self.llm = (
+            MeteredLLM(llm, on_call=self._on_llm_call, on_event=self._on_llm_event)
+            if llm is not None
+            else None
+        )
         self.context = RunContext(
             competition=competition,
             executor=executor,
@@ -153,8 +157,15 @@ class Engine:
                 log.exception("progress callback failed", event_type=type)
         return event
 
-    def _on_llm_call(self, *, model: str, purpose: str, usage: LLMUsage) -> None:
-        self._emit("llm_call", model=model, purpose=purpose, usage=usage)
+    def _on_llm_call(
+        self, *, model: str, purpose: str, usage: LLMUsage, failed: bool = False
+    ) -> None:
+        extra = {"failed": True} if failed else {}
+        self._emit("llm_call", model=model, purpose=purpose, usage=usage, **extra)
+
+    def _on_llm_event(self, event: str, **fields: Any) -> None:
+        # Retries, repair rounds, rejected parameters: counts and kinds only, never prompt text.
+        self._emit(f"llm_{event}", **fields)
 
     def _call_hook(self, name: str, **kwargs: Any) -> None:
         if self.hooks is None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextvars
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -10,6 +11,7 @@ from typing import Any
 import attrs
 
 from gome_core.interfaces import LLMBackend
+from gome_core.llm.errors import LLMError
 from gome_core.types import LLMRequest, LLMResponse, LLMUsage
 
 __all__ = ["MeteredLLM", "StepUsage"]
@@ -34,29 +36,54 @@ class StepUsage:
 
 
 class MeteredLLM(LLMBackend):
-    """Wraps a backend: adds each call's usage to the current step and reports the call."""
+    """Wraps a backend: adds each call's usage to the current step and reports the call.
 
-    def __init__(self, inner: LLMBackend, on_call: Callable[..., Any] | None = None) -> None:
+    A call that fails after the provider was paid (exhausted repair rounds, retries given up)
+    counts too: its usage travels on the :class:`~gome_core.llm.errors.LLMError`. The backend's
+    own events (retries, repair rounds, rejected parameters) go to ``on_event`` when the backend
+    offers them (an ``on_event`` attribute, as provider backends have).
+    """
+
+    def __init__(
+        self,
+        inner: LLMBackend,
+        on_call: Callable[..., Any] | None = None,
+        on_event: Callable[..., Any] | None = None,
+    ) -> None:
         self.inner = inner
         self.model = inner.model
         self.on_call = on_call
         self.total = LLMUsage()
+        self._lock = threading.Lock()
+        if on_event is not None and hasattr(inner, "on_event") and inner.on_event is None:
+            inner.on_event = on_event
 
     def complete(self, request: LLMRequest) -> LLMResponse:
         started = time.monotonic()
-        response = self.inner.complete(request)
-        usage = response.usage
+        try:
+            response = self.inner.complete(request)
+        except LLMError as exc:
+            if exc.usage.calls or exc.usage.input_tokens or exc.usage.output_tokens:
+                self._count(exc.usage, started, self.model, request.purpose, failed=True)
+            raise
+        self._count(response.usage, started, response.model, request.purpose)
+        return response
+
+    def _count(
+        self, usage: LLMUsage, started: float, model: str, purpose: str, failed: bool = False
+    ) -> None:
         if not usage.latency_s:
             usage = attrs.evolve(usage, latency_s=time.monotonic() - started)
         if not usage.calls:
             usage = attrs.evolve(usage, calls=1)
-        self.total = self.total + usage
+        with self._lock:
+            self.total = self.total + usage
         step = StepUsage.current.get()
         if step is not None:
             step.usage = step.usage + usage
         if self.on_call is not None:
-            self.on_call(model=response.model, purpose=request.purpose, usage=usage)
-        return response
+            extra = {"failed": True} if failed else {}
+            self.on_call(model=model, purpose=purpose, usage=usage, **extra)
 
     def close(self) -> None:
         self.inner.close()

@@ -381,13 +381,11 @@ class LocalExecutor(Executor):
         with self._lock:
             generation, closed = self._generation, self._closed
         if closed:
-            return ExecutionResult(
-                exit_code=None, cancelled=True, output_cap_bytes=cap, error="executor closed"
-            )
+            return ExecutionResult.not_run("executor closed", output_cap_bytes=cap, cancelled=True)
         try:
             self._check(request)
         except _BadRequest as exc:
-            return ExecutionResult(exit_code=None, output_cap_bytes=cap, error=str(exc))
+            return ExecutionResult.not_run(str(exc), output_cap_bytes=cap)
         iso = self._isolation or probe()
         notes: list[str] = []
         try:

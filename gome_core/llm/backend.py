@@ -17,6 +17,7 @@ remembers that per model), and fills usage, cost, latency and the exact model id
 from __future__ import annotations
 
 import abc
+import importlib
 import json
 import threading
 import time
@@ -159,6 +160,10 @@ class ProviderBackend(LLMBackend):
     bounds_in_schema: ClassVar[bool] = True
     #: Whether structured answers come back as a tool call (changes the repair wording).
     structured_via_tool: ClassVar[bool] = False
+    #: The provider's SDK as ``(module, client class)``, e.g. ``("openai", "OpenAI")``: the base
+    #: builds the client (SDK retries off, the backend retries itself) as ``self._client`` and
+    #: keeps the module as ``self._sdk``. Imported when a backend is built, never at plugin load.
+    sdk_client: ClassVar[tuple[str, str] | None] = None
 
     def __init__(self, config: BackendConfig, *, environ: Mapping[str, str] | None = None) -> None:
         self.config = config
@@ -183,6 +188,21 @@ class ProviderBackend(LLMBackend):
         self._rejected: dict[str, set[str]] = {}
         self._lock = threading.Lock()
         self._sleep: Callable[[float], None] = time.sleep
+        if self.sdk_client is not None:
+            module_name, client_class = self.sdk_client
+            self._sdk = importlib.import_module(module_name)
+            self._client = getattr(self._sdk, client_class)(
+                # SDKs insist on a key even for servers that take none.
+                api_key=self._key.reveal() or "no-key-needed",
+                base_url=config.base_url,
+                timeout=config.timeout_s,
+                max_retries=0,
+            )
+
+    def close(self) -> None:
+        client = getattr(self, "_client", None)
+        if client is not None:
+            client.close()
 
     # -- for subclasses
 

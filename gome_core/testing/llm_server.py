@@ -173,6 +173,16 @@ class RecordedRequest:
         return dict(tools[0].get("input_schema") or {}) if tools else None
 
     @property
+    def schema_name(self) -> str | None:
+        """The name of the schema asked for (OpenAI's ``json_schema.name``, Anthropic's tool)."""
+        if self.wire == "openai":
+            fmt = self.body.get("response_format") if isinstance(self.body, Mapping) else None
+            if isinstance(fmt, Mapping) and fmt.get("type") == "json_schema":
+                return fmt.get("json_schema", {}).get("name")
+            return None
+        return self.tool_name
+
+    @property
     def tool_name(self) -> str | None:
         tools = self.body.get("tools") if isinstance(self.body, Mapping) else None
         return tools[0].get("name") if tools else None

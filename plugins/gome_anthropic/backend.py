@@ -31,13 +31,13 @@ from gome_core.types import LLMRequest
 __all__ = ["AnthropicBackend"]
 
 #: Sent as the key to servers that need none (otherwise the SDK goes looking for credentials).
-_NO_KEY = "no-key-needed"
 
 
 class AnthropicBackend(ProviderBackend):
     """Anthropic Messages API: structured output through a forced tool call."""
 
     provider = "anthropic"
+    sdk_client = ("anthropic", "Anthropic")
     # Anthropic's strict tool schemas reject numeric and length bounds: they go into the
     # descriptions, and the answer's parser enforces them.
     bounds_in_schema = False
@@ -49,18 +49,6 @@ class AnthropicBackend(ProviderBackend):
         config = config or AnthropicConfig()
         super().__init__(config, environ=environ)
         self.config: AnthropicConfig = config
-        import anthropic  # here, not at module import: `gome plugins` must not import the SDK
-
-        self._sdk = anthropic
-        self._client = anthropic.Anthropic(
-            api_key=self._key.reveal() or _NO_KEY,
-            base_url=config.base_url,
-            timeout=config.timeout_s,
-            max_retries=0,
-        )
-
-    def close(self) -> None:
-        self._client.close()
 
     @property
     def thinking(self) -> bool:

@@ -38,6 +38,17 @@ def _gome(traces: int = 3, **optimizer: object) -> dict[str, object]:
     }
 
 
+def _with_llm(structured: bool = True) -> dict[str, object]:
+    """With ``--llm``: the model reasons, writes the code and judges (the paper's full loop)."""
+    return {
+        "optimizer": {
+            "estimator": {"name": "llm", "structured": structured},
+            "implementer": {"name": "llm"},
+        },
+        "validators": [*_VALIDATORS, "llm-judge"],
+    }
+
+
 @hookimpl
 def register_presets(register: RegisterPreset) -> None:
     register(
@@ -45,24 +56,28 @@ def register_presets(register: RegisterPreset) -> None:
         name="gome",
         source=_PAPER,
         description="Gome, full: 3 traces, structured reasoning, success memory.",
+        with_llm=_with_llm(),
     )
     register(
         _gome(estimator={"name": "offline", "structured": False}),
         name="gome-no-reasoning",
         source=f"{_PAPER}, ablation",
         description="Ablation: the direction is one unscored idea, no structured reasoning.",
+        with_llm=_with_llm(structured=False),
     )
     register(
         _gome(memory=False),
         name="gome-no-memory",
         source=f"{_PAPER}, ablation",
         description="Ablation: no success memory (no momentum, no cross-trace recall).",
+        with_llm=_with_llm(),
     )
     register(
         _gome(traces=1),
         name="gome-single-trace",
         source=f"{_PAPER}, ablation",
         description="Ablation: one trace, no distributed optimization.",
+        with_llm=_with_llm(),
     )
     quick = _gome(traces=2)
     quick.update(
@@ -75,4 +90,5 @@ def register_presets(register: RegisterPreset) -> None:
         name="quickstart",
         source="gome",
         description="Gome with 2 traces and 6 steps: a first run in about two minutes.",
+        with_llm=_with_llm(),
     )

@@ -31,7 +31,6 @@ from gome_openai.config import OpenAIConfig
 __all__ = ["OpenAIBackend"]
 
 #: Sent as the key to servers that need none (the SDK refuses an empty key).
-_NO_KEY = "no-key-needed"
 
 
 class _NoAnswer(Exception):
@@ -42,6 +41,7 @@ class OpenAIBackend(ProviderBackend):
     """OpenAI chat completions: structured output through strict JSON schemas."""
 
     provider = "openai"
+    sdk_client = ("openai", "OpenAI")
     bounds_in_schema = True
 
     def __init__(
@@ -50,18 +50,6 @@ class OpenAIBackend(ProviderBackend):
         config = config or OpenAIConfig()
         super().__init__(config, environ=environ)
         self.config: OpenAIConfig = config
-        import openai  # here, not at module import: `gome plugins` must not import the SDK
-
-        self._sdk = openai
-        self._client = openai.OpenAI(
-            api_key=self._key.reveal() or _NO_KEY,
-            base_url=config.base_url,
-            timeout=config.timeout_s,
-            max_retries=0,
-        )
-
-    def close(self) -> None:
-        self._client.close()
 
     def _options(self, request: LLMRequest, output: StructuredOutput | None) -> dict[str, Any]:
         options = super()._options(request, output)

@@ -48,4 +48,6 @@ def register_presets(register: RegisterPreset) -> None:
             name=name,
             description=_DESCRIPTIONS[name],
             source=_SOURCES[name],
+            # With --llm the model writes every node's code and proposes the ideas.
+            with_llm={"optimizer": {"implementer": "llm", "ideas": "llm"}},
         )

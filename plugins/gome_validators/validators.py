@@ -61,6 +61,8 @@ def _failure(result: ExecutionResult) -> str:
         return f"could not run: {result.error}"
     if result.timed_out:
         return f"timed out after {result.wall_s:.0f}s"
+    if result.gpu_out_of_memory:
+        return "ran out of GPU memory"
     if result.out_of_memory:
         return "ran out of memory"
     if result.cancelled:

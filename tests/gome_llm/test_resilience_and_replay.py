@@ -1,0 +1,118 @@
+"""The LLM-driven loop under faults, and a recorded run replayed offline step for step."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import pytest
+
+from gome_core import resolve_config
+from gome_core.engine.launch import build_engine
+from tests.gome_llm.conftest import SECRET
+
+
+def _journal(run_dir: Path) -> list[dict]:
+    return [json.loads(line) for line in (run_dir / "journal.jsonl").read_text().splitlines()]
+
+
+def _run(penguins, run_dir: Path, llm_sets: list[str], steps: int = 3):
+    resolved = resolve_config(
+        preset="quickstart",
+        overrides=[
+            *llm_sets,
+            f"budget.steps={steps}",
+            "budget.hours=10.0",  # the step budget sets the time stage: the same in both runs
+            "optimizer.traces=1",
+            "engine.workers=1",
+            "engine.final_top_k=1",
+        ],
+    )
+    engine = build_engine(resolved, penguins, run_dir=run_dir)
+    try:
+        return engine.run()
+    finally:
+        engine.close() if hasattr(engine, "close") else None
+
+
+def _decisions(run_dir: Path) -> list[tuple]:
+    """What the agent decided at each step: the change chosen, the code written, the outcome."""
+    out = []
+    for event in _journal(run_dir):
+        if event["type"] == "step_finished":
+            node = event["node"]
+            candidate = node["candidate"]
+            chosen = (candidate.get("direction") or {}).get("chosen", {}).get("statement")
+            code = hashlib.sha256(candidate["files"]["main.py"].encode()).hexdigest()
+            out.append((candidate["id"], chosen, code, node.get("score"), node.get("error")))
+    return out
+
+
+@pytest.mark.slow
+def test_faults_are_retried_repaired_or_fail_one_step_only(
+    scripted_server, penguins, tmp_path, monkeypatch
+):
+    monkeypatch.setenv("OPENAI_API_KEY", SECRET)
+    # The first exchange: a rate limit (retried after Retry-After), then three answers that do
+    # not fit the schema (two repair rounds, then the step fails); the scripted model after that.
+    scripted_server.fail(429, retry_after=0.05)
+    for _ in range(3):
+        scripted_server.reply(data={"problems": "none"})
+    run_dir = tmp_path / "run"
+    outcome = _run(
+        penguins,
+        run_dir,
+        [
+            "llm=openai",
+            "llm.model='scripted-model'",
+            f"llm.base_url={scripted_server.openai_url!r}",
+            "llm.repair_rounds=2",
+        ],
+    )
+    events = _journal(run_dir)
+    steps = [e["node"] for e in events if e["type"] == "step_finished"]
+    assert len(steps) == 3 and outcome.status in ("completed", "budget")
+    assert "LLMSchemaError" in (steps[0]["error"] or "")  # the first step failed...
+    assert all(s["error"] is None for s in steps[1:])  # ...the run went on
+    assert outcome.final is not None and outcome.submission is not None
+    retries = [e for e in events if e["type"] == "llm_retry"]
+    repairs = [e for e in events if e["type"] == "llm_repair"]
+    assert len(retries) == 1 and retries[0]["status"] == 429
+    assert [e["round"] for e in repairs] == [1, 2]
+    failed_calls = [e for e in events if e["type"] == "llm_call" and e.get("failed")]
+    assert len(failed_calls) == 1 and failed_calls[0]["usage"]["calls"] == 3  # paid, counted
+    assert outcome.usage.calls == sum(
+        e["usage"]["calls"] for e in events if e["type"] == "llm_call"
+    )
+
+
+@pytest.mark.slow
+def test_a_recorded_run_replays_offline_to_the_same_decisions(
+    scripted_server, penguins, tmp_path, monkeypatch
+):
+    monkeypatch.setenv("OPENAI_API_KEY", SECRET)
+    cassette = tmp_path / "cassette.jsonl"
+    recorded = tmp_path / "recorded"
+    _run(
+        penguins,
+        recorded,
+        [
+            "llm=replay",
+            "llm.mode='record'",
+            f"llm.cassette={str(cassette)!r}",
+            "llm.inner.name='openai'",
+            "llm.inner.model='scripted-model'",
+            f"llm.inner.base_url={scripted_server.openai_url!r}",
+        ],
+    )
+    served = len(scripted_server.requests)
+    assert served >= 8 and SECRET not in cassette.read_text()
+
+    monkeypatch.delenv("OPENAI_API_KEY")
+    scripted_server.stop()  # replay needs no server, and no key
+    replayed = tmp_path / "replayed"
+    _run(penguins, replayed, ["llm=replay", f"llm.cassette={str(cassette)!r}"])
+    first, second = _decisions(recorded), _decisions(replayed)
+    assert len(first) == 3 and all(error is None for *_, error in first)
+    assert second == first
