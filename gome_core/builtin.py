@@ -25,3 +25,15 @@ def register_llm_backends(register: RegisterComponent) -> None:
     from gome_core.llm.replay import register_replay_backend
 
     register_replay_backend(register)
+
+
+@hookimpl
+def register_cell_runners(register: RegisterComponent) -> None:
+    from gome_core.study.local import LocalCellRunner, LocalCellRunnerConfig
+
+    register(
+        LocalCellRunner,
+        name="local",
+        config=LocalCellRunnerConfig,
+        description="A pool of local worker processes, a fresh process for every cell.",
+    )

@@ -26,6 +26,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "run": ("gome_core.cli.run:run", "Run an agent on a competition."),
     "resume": ("gome_core.cli.run:resume", "Continue a run from its directory."),
     "report": ("gome_core.cli.report:report", "Write a self-contained HTML report of a run."),
+    "study": (
+        "gome_core.cli.study:study",
+        "Run a grid of presets x models x competitions x seeds; tabulate and plot it.",
+    ),
 }
 
 

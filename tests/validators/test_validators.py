@@ -64,14 +64,32 @@ def test_a_good_candidate_passes_both_runs_with_its_score(context):
         (GOOD.replace("ensemble,{mae}", "ensemble,nan"), "not a finite number"),
         (GOOD.replace("\\nensemble,{mae}", ""), "lacks the row 'ensemble'"),
         (GOOD.replace('open("scores.csv", "w")', 'open("other.csv", "w")'), "no score file"),
-        (SAMPLE_COPY, "sample submission itself"),
     ],
-    ids=["crash", "no-submission", "columns", "nan-score", "no-ensemble", "no-scores", "copy"],
+    ids=["crash", "no-submission", "columns", "nan-score", "no-ensemble", "no-scores"],
 )
 def test_contract_breaches_fail_with_a_reason(context, code, reason):
     report = DebugRunValidator().validate(_node(code), context)
     assert not report.passed
     assert reason in "\n".join(report.reasons), report.reasons
+
+
+def test_a_copy_of_a_constant_sample_is_a_constant_model_and_passes(context):
+    # The toy competition's sample predicts one constant; a constant model writes the same file.
+    assert DebugRunValidator().validate(_node(SAMPLE_COPY), context).passed
+
+
+@pytest.mark.parametrize(
+    ("sample_rows", "copied"),
+    [(["1,0.5", "2,0.7"], True), (["1,0", "2,0"], False)],
+    ids=["varying-sample", "constant-sample"],
+)
+def test_a_copy_of_the_sample_is_caught_when_the_sample_varies(tmp_path, sample_rows, copied):
+    from gome_core.contract import check_submission
+
+    sample = tmp_path / "sample_submission.csv"
+    sample.write_text("id,y\n" + "\n".join(sample_rows) + "\n")
+    problems = check_submission(sample, sample)
+    assert ("the submission is the sample submission itself" in "\n".join(problems)) == copied
 
 
 def test_the_error_tail_is_quoted_for_repair(context):

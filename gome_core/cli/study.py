@@ -1,0 +1,68 @@
+"""``gome study SPEC.toml``: run a grid of presets x models x competitions x seeds."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+__all__ = ["study"]
+
+
+@click.command()
+@click.argument("spec_path", metavar="SPEC.toml", type=click.Path(exists=True, dir_okay=False))
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False),
+    help="The study directory (default: runs/studies/NAME). Re-use it to resume.",
+)
+@click.option("--workers", type=click.IntRange(min=0), help="Cells run at once (default: spec).")
+@click.option("--dry-run", is_flag=True, help="Check the spec and list the cells; run nothing.")
+def study(spec_path: str, out_dir: str | None, workers: int | None, dry_run: bool) -> None:
+    """Run a study: every cell of the spec's grid, concurrently and resumably.
+
+    Finished cells (those with a cell.json) are skipped, so running the same command again after
+    an interruption continues the study. See docs/studies.md.
+    """
+    from gome_core.plugins import get_registry
+    from gome_core.study.run import plan_study, run_study
+    from gome_core.study.spec import load_spec
+
+    registry = get_registry()
+    spec = load_spec(spec_path, registry)
+    out = Path(out_dir) if out_dir else Path("runs") / "studies" / spec.study.name
+    plan = plan_study(spec, out, registry=registry, prepare=not dry_run)
+    click.echo(
+        f"gome study {spec.study.name}: {len(plan.cells)} cells, {len(plan.finished)} finished, "
+        f"{len(plan.pending)} to run; study directory {plan.out_dir}",
+        err=True,
+    )
+    if dry_run:
+        for line in plan.describe():
+            click.echo(line)
+        return
+    try:
+        result = run_study(
+            plan, workers=workers, registry=registry, report=lambda line: click.echo(line, err=True)
+        )
+    except KeyboardInterrupt:
+        click.echo(
+            f"\ninterrupted: finished cells are kept. Continue with: gome study {spec_path} "
+            f"--out {plan.out_dir}",
+            err=True,
+        )
+        raise SystemExit(130) from None
+    click.echo("\n" + result.markdown)
+    if result.failed:
+        click.echo(
+            f"{len(result.failed)} cells failed (see error.txt in each); run the same command "
+            f"again to retry them: {', '.join(result.failed)}",
+            err=True,
+        )
+    click.echo(f"ran {result.ran} cells, skipped {result.skipped} finished ones")
+    click.echo("results:")
+    for path in result.files:
+        click.echo(f"  {path}")
+    if result.failed:
+        raise SystemExit(1)

@@ -1,0 +1,294 @@
+"""From finished cells to the study's table: mean ± standard error over seeds.
+
+Each cell gives, from its grading report and journal (``cell.json``):
+
+* ``valid``, ``above_median``, ``any_medal``, ``gold``: 1 or 0 (no submission counts as 0);
+* ``normalised_score``: ``(score - sample) / (best - sample)``, where ``sample`` is the score of
+  the competition's sample submission and ``best`` the best leaderboard score. Both ends follow the
+  metric's direction, so 0 is "no better than the sample submission" and 1 is "as good as the
+  leaderboard's best" whether lower or higher is better; an invalid or missing submission counts
+  as 0;
+* ``steps_to_first_medal`` / ``usd_to_first_medal``: the first step after which the run's best
+  node so far (by validation score) would have won a medal, and the LLM cost spent by then;
+  only cells where that happened contribute.
+
+A row of the table is a preset x model x competition (``competition = "all"``: every
+competition). Its rates and normalised score are the mean over seeds ± the standard error of that
+mean (sample standard deviation / sqrt(seeds); none with one seed); for ``"all"`` each seed's value
+is first averaged over the competitions. Steps and cost to the first medal are the mean ± standard
+error over the row's cells that got one.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from attrs import asdict, frozen
+
+__all__ = [
+    "ALL_COMPETITIONS",
+    "RATE_METRICS",
+    "AggregateRow",
+    "Estimate",
+    "aggregate",
+    "cell_metrics",
+    "estimate",
+    "normalised_score",
+    "to_csv",
+    "to_json",
+    "to_markdown",
+]
+
+#: The ``competition`` of a row that pools every competition.
+ALL_COMPETITIONS = "all"
+#: Per-cell 0/1 outcomes, averaged into rates.
+RATE_METRICS = ("valid", "above_median", "any_medal", "gold")
+
+
+@frozen
+class Estimate:
+    """A mean with its standard error over ``n`` values (``None`` where undefined)."""
+
+    mean: float | None
+    se: float | None
+    n: int
+
+    def format(self, *, percent: bool = False, digits: int = 2) -> str:
+        if self.mean is None:
+            return "–"
+        scale, unit = (100.0, "%") if percent else (1.0, "")
+        digits = 1 if percent else digits
+        text = f"{self.mean * scale:.{digits}f}"
+        if self.se is not None:
+            text += f" ± {self.se * scale:.{digits}f}"
+        return text + unit
+
+
+def estimate(values: Iterable[float | None]) -> Estimate:
+    """Mean ± standard error of the mean (sample sd / sqrt(n)); ``None`` values are left out."""
+    xs = [float(v) for v in values if v is not None]
+    n = len(xs)
+    if n == 0:
+        return Estimate(None, None, 0)
+    mean = sum(xs) / n
+    if n < 2:
+        return Estimate(mean, None, n)
+    variance = sum((x - mean) ** 2 for x in xs) / (n - 1)
+    return Estimate(mean, math.sqrt(variance / n), n)
+
+
+def normalised_score(
+    score: float | None, sample_score: float | None, leaderboard_best: float | None
+) -> float | None:
+    """Where ``score`` lies from the sample submission's score (0) to the best leaderboard
+    score (1); ``None`` when the two ends are unknown or equal. Direction-aware by construction."""
+    if score is None or sample_score is None or leaderboard_best is None:
+        return None
+    span = leaderboard_best - sample_score
+    if span == 0:
+        return None
+    return (score - sample_score) / span
+
+
+def cell_metrics(summary: Mapping[str, Any]) -> dict[str, float | None]:
+    """The per-cell figures the table averages (see the module's docstring)."""
+    grading = summary.get("grading") or {}
+    valid = bool(grading.get("valid_submission"))
+    reference = summary.get("reference") or {}
+    sample, best = reference.get("sample_score"), reference.get("leaderboard_best")
+    if valid:
+        normalised = normalised_score(grading.get("score"), sample, best)
+    else:
+        # No usable submission is as good as none: the sample's end of the scale (when it has one).
+        normalised = 0.0 if normalised_score(sample, sample, best) is not None else None
+    medal = summary.get("first_medal") or {}
+    return {
+        "valid": float(valid),
+        "above_median": float(bool(grading.get("above_median"))),
+        "any_medal": float(bool(grading.get("any_medal"))),
+        "gold": float(bool(grading.get("gold_medal"))),
+        "normalised_score": normalised,
+        "steps_to_first_medal": medal.get("step"),
+        "usd_to_first_medal": medal.get("usd"),
+    }
+
+
+@frozen
+class AggregateRow:
+    """One line of the table."""
+
+    preset: str
+    model: str
+    model_rank: int
+    competition: str
+    seeds: int
+    cells: int
+    valid: Estimate
+    above_median: Estimate
+    any_medal: Estimate
+    gold: Estimate
+    normalised_score: Estimate
+    steps_to_first_medal: Estimate
+    usd_to_first_medal: Estimate
+
+    def flat(self) -> dict[str, Any]:
+        """Columns for CSV: each estimate as ``NAME``, ``NAME_se`` (and ``NAME_n`` for medals)."""
+        out: dict[str, Any] = {
+            "preset": self.preset,
+            "model": self.model,
+            "model_rank": self.model_rank,
+            "competition": self.competition,
+            "seeds": self.seeds,
+            "cells": self.cells,
+        }
+        for name in (*RATE_METRICS, "normalised_score"):
+            value: Estimate = getattr(self, name)
+            key = f"{name}_rate" if name in RATE_METRICS else name
+            out[key], out[f"{key}_se"] = value.mean, value.se
+        for name in ("steps_to_first_medal", "usd_to_first_medal"):
+            value = getattr(self, name)
+            out[name], out[f"{name}_se"] = value.mean, value.se
+        out["medalled_cells"] = self.steps_to_first_medal.n
+        return out
+
+
+def aggregate(
+    summaries: Sequence[Mapping[str, Any]],
+    *,
+    presets: Sequence[str] = (),
+    competitions: Sequence[str] = (),
+) -> list[AggregateRow]:
+    """The table's rows from finished cells' summaries (``cell.json``), one per preset x model x
+    competition plus one per preset x model over all competitions, in the spec's order."""
+    groups: dict[tuple[str, str, int], list[Mapping[str, Any]]] = defaultdict(list)
+    for summary in summaries:
+        cell = summary["cell"]
+        groups[(cell["preset"], cell["model"]["label"], cell["model"]["rank"])].append(summary)
+
+    def preset_order(key: tuple[str, str, int]) -> tuple[int, str, int]:
+        index = presets.index(key[0]) if key[0] in presets else len(presets)
+        return index, key[0], key[2]
+
+    rows = []
+    for key in sorted(groups, key=preset_order):
+        cells = groups[key]
+        names = sorted(
+            {c["cell"]["competition"] for c in cells},
+            key=lambda c: (competitions.index(c) if c in competitions else len(competitions), c),
+        )
+        for competition in names:
+            chosen = [c for c in cells if c["cell"]["competition"] == competition]
+            per_seed = {c["cell"]["seed"]: cell_metrics(c) for c in chosen}
+            rows.append(_row(key, competition, per_seed, list(per_seed.values())))
+        if len(names) > 1:
+            by_seed: dict[int, list[dict[str, float | None]]] = defaultdict(list)
+            for c in cells:
+                by_seed[c["cell"]["seed"]].append(cell_metrics(c))
+            per_seed = {seed: _mean_over(ms) for seed, ms in by_seed.items()}
+            every = [m for ms in by_seed.values() for m in ms]
+            rows.append(_row(key, ALL_COMPETITIONS, per_seed, every))
+    return rows
+
+
+def _mean_over(metrics: list[dict[str, float | None]]) -> dict[str, float | None]:
+    out: dict[str, float | None] = {}
+    for name in (*RATE_METRICS, "normalised_score"):
+        out[name] = estimate(m[name] for m in metrics).mean
+    return out
+
+
+def _row(
+    key: tuple[str, str, int],
+    competition: str,
+    per_seed: Mapping[int, Mapping[str, float | None]],
+    cells: list[dict[str, float | None]],
+) -> AggregateRow:
+    preset, model, rank = key
+    seed_values = list(per_seed.values())
+    return AggregateRow(
+        preset=preset,
+        model=model,
+        model_rank=rank,
+        competition=competition,
+        seeds=len(per_seed),
+        cells=len(cells),
+        **{name: estimate(v[name] for v in seed_values) for name in RATE_METRICS},
+        normalised_score=estimate(v["normalised_score"] for v in seed_values),
+        steps_to_first_medal=estimate(c["steps_to_first_medal"] for c in cells),
+        usd_to_first_medal=estimate(c["usd_to_first_medal"] for c in cells),
+    )
+
+
+# --------------------------------------------------------------------------- writing
+
+
+def to_csv(rows: Sequence[AggregateRow]) -> str:
+    flat = [row.flat() for row in rows]
+    out = io.StringIO()
+    if flat:
+        writer = csv.DictWriter(out, fieldnames=list(flat[0]), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(flat)
+    return out.getvalue()
+
+
+def to_json(rows: Sequence[AggregateRow], *, study: str) -> str:
+    return json.dumps({"study": study, "rows": [asdict(row) for row in rows]}, indent=2) + "\n"
+
+
+_MARKDOWN_COLUMNS = (
+    "preset",
+    "model",
+    "competition",
+    "seeds",
+    "valid",
+    "above median",
+    "any medal",
+    "gold",
+    "normalised score",
+    "steps to medal",
+    "USD to medal",
+)
+
+
+def to_markdown(rows: Sequence[AggregateRow]) -> str:
+    """A GitHub Markdown table: rates in percent, mean ± standard error over seeds."""
+    lines = [
+        "| " + " | ".join(_MARKDOWN_COLUMNS) + " |",
+        "|" + "|".join(["---"] * 4 + ["---:"] * (len(_MARKDOWN_COLUMNS) - 4)) + "|",
+    ]
+    for row in rows:
+        cells = [
+            row.preset,
+            row.model,
+            f"**{row.competition}**" if row.competition == ALL_COMPETITIONS else row.competition,
+            str(row.seeds),
+            *(getattr(row, name).format(percent=True) for name in RATE_METRICS),
+            row.normalised_score.format(digits=3),
+            row.steps_to_first_medal.format(digits=1),
+            row.usd_to_first_medal.format(digits=2),
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def write_tables(rows: Sequence[AggregateRow], out_dir: Path, *, study: str) -> list[Path]:
+    """Write ``aggregate.csv``, ``aggregate.json`` and ``aggregate.md`` into ``out_dir``."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, text in (
+        ("aggregate.csv", to_csv(rows)),
+        ("aggregate.json", to_json(rows, study=study)),
+        ("aggregate.md", to_markdown(rows)),
+    ):
+        path = out_dir / name
+        path.write_text(text, encoding="utf-8")
+        written.append(path)
+    return written

@@ -1,0 +1,284 @@
+"""Planning, running and summarising a study.
+
+:func:`plan_study` expands the grid, checks every cell's configuration and prepares the
+competitions (before any cell runs, so that a mistake costs seconds, not hours) and tells finished
+cells from the rest. :func:`run_study` hands the rest to a cell runner and writes the results:
+``aggregate.csv``, ``aggregate.json``, ``aggregate.md``, ``crossover.png`` and
+``convergence.png``. The study directory::
+
+    <out>/study.toml                       the spec as given
+    <out>/cells/<preset>/<model>/<competition>/seed-<n>/
+        run/                               the agent run (journal, nodes, grading.json)
+        cell.json                          the summary; written last: the done-marker
+        error.txt                          why the last attempt failed (the cell is retried)
+    <out>/results/                         the tables and the figures
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import attrs
+from attrs import frozen
+from cattrs.errors import ClassValidationError
+
+from gome_core.errors import ConfigError, GomeError, UsageError
+from gome_core.interfaces import CellRunner
+from gome_core.logs import get_logger
+from gome_core.plugins import PluginRegistry, get_registry
+from gome_core.study.aggregate import AggregateRow, aggregate, to_markdown, write_tables
+from gome_core.study.cell import CellTask, read_cell, run_cell
+from gome_core.study.grid import (
+    Cell,
+    cell_settings,
+    check_settings,
+    expand_grid,
+    fingerprint,
+)
+from gome_core.study.spec import StudySpec
+
+__all__ = ["StudyPlan", "StudyResult", "create_cell_runner", "plan_study", "run_study"]
+
+log = get_logger(__name__)
+
+CELLS_DIR = "cells"
+RESULTS_DIR = "results"
+SPEC_COPY = "study.toml"
+ERROR_FILE = "error.txt"
+
+
+@frozen
+class StudyPlan:
+    """The cells of a study, the tasks to run and the summaries of those already finished."""
+
+    spec: StudySpec
+    out_dir: Path
+    cells: tuple[Cell, ...]
+    pending: tuple[CellTask, ...]
+    finished: Mapping[str, Mapping[str, Any]]
+
+    def describe(self) -> list[str]:
+        """One line per cell: finished or to run (``--dry-run``)."""
+        pending = {task.key for task in self.pending}
+        return [
+            f"{'to run' if cell.key in pending else 'done  '}  {cell.label}  "
+            f"({self.out_dir / CELLS_DIR / cell.key})"
+            for cell in self.cells
+        ]
+
+
+@frozen
+class StudyResult:
+    """What a study run did and where its results are."""
+
+    out_dir: Path
+    ran: int
+    skipped: int
+    failed: tuple[str, ...]
+    rows: tuple[AggregateRow, ...]
+    files: tuple[Path, ...]
+
+    @property
+    def markdown(self) -> str:
+        return to_markdown(self.rows)
+
+
+def _cell_record(cell: Cell) -> dict[str, Any]:
+    return {
+        "preset": cell.preset,
+        "model": {
+            "kind": cell.model.kind,
+            "value": cell.model.value,
+            "rank": cell.model.rank,
+            "label": cell.model.label,
+        },
+        "competition": cell.competition,
+        "seed": cell.seed,
+    }
+
+
+def _prepare_competitions(spec: StudySpec) -> None:
+    from gome_core.engine.launch import competition_ref, open_competition
+
+    for i, competition_id in enumerate(spec.grid.competitions):
+        try:
+            _, competition = open_competition(
+                competition_id,
+                competitions_dirs=spec.competitions_dirs(),
+                data_dir=spec.data_dir(),
+            )
+            competition_ref(competition)  # a leaderboard whose direction cannot be read
+        except GomeError as exc:
+            raise UsageError(f"$.grid.competitions[{i}] ({competition_id}): {exc}") from None
+
+
+def plan_study(
+    spec: StudySpec,
+    out_dir: str | Path,
+    *,
+    registry: PluginRegistry | None = None,
+    prepare: bool = True,
+) -> StudyPlan:
+    """Expand and check the grid; find the finished cells. ``prepare``: prepare competitions."""
+    registry = registry or get_registry()
+    out = Path(out_dir).resolve()
+    cells = expand_grid(spec)
+    checked: set[tuple[str, str]] = set()
+    pending, finished = [], {}
+    for cell in cells:
+        settings = cell_settings(spec, cell, registry)
+        if (cell.preset, cell.model.label) not in checked:
+            check_settings(
+                cell.preset, settings, registry, where=f"cell {cell.preset} {cell.model.label}"
+            )
+            checked.add((cell.preset, cell.model.label))
+        digest = fingerprint(cell.preset, settings)
+        cell_dir = out / CELLS_DIR / cell.key
+        summary = read_cell(cell_dir)
+        if summary is not None and summary.get("fingerprint") == digest:
+            finished[cell.key] = summary
+            continue
+        pending.append(
+            CellTask(
+                key=cell.key,
+                cell=_cell_record(cell),
+                preset=cell.preset,
+                settings=settings,
+                fingerprint=digest,
+                cell_dir=str(cell_dir),
+                competitions_dirs=tuple(spec.competitions_dirs()),
+                data_dir=spec.data_dir(),
+            )
+        )
+    if prepare:
+        _prepare_competitions(spec)
+    return StudyPlan(spec, out, tuple(cells), tuple(pending), finished)
+
+
+def create_cell_runner(
+    spec: StudySpec, registry: PluginRegistry, *, workers: int | None = None
+) -> CellRunner:
+    """The spec's cell runner, configured from ``[runner]`` and the number of workers."""
+    from gome_core.config import _converter, _problems
+
+    registration = registry.get("cell_runner", spec.study.runner, path="$.study.runner")
+    if registration.config is None:
+        if spec.runner_settings:
+            raise ConfigError(
+                [("$.runner", f"cell runner {registration.name!r} takes no settings")]
+            )
+        return registration.create()  # type: ignore[no-any-return]
+    settings = dict(spec.runner_settings)
+    if "workers" in attrs.fields_dict(registration.config):
+        settings["workers"] = spec.study.workers if workers is None else workers
+    try:
+        config = _converter(registry).structure(settings, registration.config)
+    except ClassValidationError as exc:
+        raise ConfigError(_problems(exc, "$.runner")) from None
+    except (ValueError, TypeError) as exc:
+        raise ConfigError([("$.runner", str(exc))]) from None
+    return registration.create(config)  # type: ignore[no-any-return]
+
+
+def _outcome_line(summary: Mapping[str, Any]) -> str:
+    if summary.get("status") != "done":
+        return f"{summary.get('status', 'error').upper()}: {summary.get('error', '')}".strip()
+    grading = summary.get("grading")
+    steps = f"{summary['steps']} steps, {summary['elapsed_s']:.0f} s"
+    if not grading or not grading.get("valid_submission"):
+        reason = (grading or {}).get("reason") or "no submission"
+        return f"no valid submission ({reason}); {steps}"
+    medal = next((m for m in ("gold", "silver", "bronze") if grading.get(f"{m}_medal")), None)
+    placing = (
+        f"{medal} medal"
+        if medal
+        else ("above median" if grading.get("above_median") else "below median")
+    )
+    return f"{placing}, {summary['metric']['name']} {grading['score']:.5g}; {steps}"
+
+
+def run_study(
+    plan: StudyPlan,
+    *,
+    workers: int | None = None,
+    registry: PluginRegistry | None = None,
+    report: Callable[[str], None] = lambda line: None,
+    cell_fn: Callable[[CellTask], dict[str, Any]] = run_cell,
+    runner: CellRunner | None = None,
+) -> StudyResult:
+    """Run the plan's pending cells and write the study's tables and figures.
+
+    ``report`` receives one progress line per event. ``cell_fn`` (a picklable module-level
+    function) runs one cell; ``runner`` defaults to the spec's. Cells that fail are recorded in
+    their ``error.txt`` and retried by the next run; the results cover the finished cells.
+    """
+    registry = registry or get_registry()
+    spec = plan.spec
+    plan.out_dir.mkdir(parents=True, exist_ok=True)
+    if spec.source is not None:
+        shutil.copyfile(spec.source, plan.out_dir / SPEC_COPY)
+    total = len(plan.cells)
+    if plan.finished:
+        report(f"{len(plan.finished)} of {total} cells already finished: skipped")
+    failed: list[str] = []
+    ran = 0
+    if plan.pending:
+        owned = runner is None
+        runner = runner or create_cell_runner(spec, registry, workers=workers)
+        report(f"running {len(plan.pending)} cells with the {spec.study.runner!r} cell runner")
+        started = time.monotonic()
+        try:
+            for summary in runner.map(cell_fn, plan.pending):
+                ran += 1
+                key = summary["key"]
+                cell_dir = plan.out_dir / CELLS_DIR / key
+                if summary.get("status") != "done":
+                    failed.append(key)
+                    cell_dir.mkdir(parents=True, exist_ok=True)
+                    (cell_dir / ERROR_FILE).write_text(
+                        summary.get("traceback") or summary.get("error", ""), encoding="utf-8"
+                    )
+                else:
+                    (cell_dir / ERROR_FILE).unlink(missing_ok=True)
+                done = len(plan.finished) + ran
+                report(
+                    f"[{done}/{total}] {summary['key']}: {_outcome_line(summary)} "
+                    f"({time.monotonic() - started:.0f} s into the study)"
+                )
+        finally:
+            if owned:
+                runner.close()
+    summaries = [s for cell in plan.cells if (s := read_cell(plan.out_dir / CELLS_DIR / cell.key))]
+    rows = aggregate(summaries, presets=spec.grid.presets, competitions=spec.grid.competitions)
+    files = write_results(spec, plan.out_dir, rows, summaries)
+    return StudyResult(
+        plan.out_dir, ran, len(plan.finished), tuple(failed), tuple(rows), tuple(files)
+    )
+
+
+def write_results(
+    spec: StudySpec,
+    out_dir: Path,
+    rows: Sequence[AggregateRow],
+    summaries: Sequence[Mapping[str, Any]],
+) -> list[Path]:
+    """The tables and, when any cell finished, the figures, in ``<out>/results``."""
+    from gome_core.study.grid import model_levels
+
+    results = out_dir / RESULTS_DIR
+    files = write_tables(rows, results, study=spec.study.name)
+    if summaries:
+        from gome_core.study.plots import write_plots
+
+        files += write_plots(
+            rows,
+            summaries,
+            results,
+            competitions=spec.grid.competitions,
+            model_axis=model_levels(spec)[0].kind,
+        )
+    return files

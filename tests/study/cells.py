@@ -1,0 +1,64 @@
+"""Cell functions for the study runner's tests: module-level, so that worker processes can
+unpickle them. They stand in for an agent run where a test is about scheduling, not agents."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from gome_core.study.cell import CELL_FILE, CELL_SCHEMA, CellTask, write_json_atomic
+
+#: A cell whose key contains this fails (returns an error), to test retries.
+FAIL_MARK_FILE = "fail-these.txt"
+
+
+def _calls_log(task: CellTask) -> Path:
+    # cells/<preset>/<model>/<competition>/seed-<n> -> the study directory
+    return Path(task.cell_dir).parents[4] / "calls.log"
+
+
+def square(x: int) -> int:
+    time.sleep(1.0 * (3 - x))
+    return x * x
+
+
+def worker_pid(_: object) -> int:
+    return os.getpid()
+
+
+def recorded_cell(task: CellTask) -> dict[str, Any]:
+    """Write a finished cell's summary (medal on seed 0 only) and log the call."""
+    log = _calls_log(task)
+    with open(log, "a", encoding="utf-8") as fh:
+        fh.write(task.key + "\n")
+    fail_file = log.parent / FAIL_MARK_FILE
+    if fail_file.is_file() and task.key in fail_file.read_text().split():
+        return {"key": task.key, "cell": dict(task.cell), "status": "error", "error": "boom"}
+    seed = task.cell["seed"]
+    summary = {
+        "schema": CELL_SCHEMA,
+        "key": task.key,
+        "cell": dict(task.cell),
+        "fingerprint": task.fingerprint,
+        "status": "done",
+        "steps": 2,
+        "elapsed_s": 0.1,
+        "metric": {"name": "mae", "lower_is_better": True},
+        "reference": {"sample_score": 10.0, "leaderboard_best": 0.0},
+        "grading": {
+            "score": 1.0 if seed == 0 else 6.0,
+            "valid_submission": True,
+            "above_median": seed == 0,
+            "any_medal": seed == 0,
+            "gold_medal": False,
+            "silver_medal": False,
+            "bronze_medal": seed == 0,
+        },
+        "first_medal": {"step": 2, "usd": 0.0, "node_id": "n0001"} if seed == 0 else None,
+        "curve": [{"step": 1, "score": 8.0, "usd": 0.0}, {"step": 2, "score": 5.0, "usd": 0.0}],
+    }
+    Path(task.cell_dir).mkdir(parents=True, exist_ok=True)
+    write_json_atomic(Path(task.cell_dir) / CELL_FILE, summary)
+    return summary

@@ -1,0 +1,177 @@
+"""The local cell runner, and the study runner's scheduling: skip finished cells, retry failed
+ones, rerun cells whose settings changed; tables and figures from whatever has finished."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from gome_core.interfaces import CellRunner
+from gome_core.study.cell import CELL_FILE
+from gome_core.study.local import LocalCellRunner, LocalCellRunnerConfig
+from gome_core.study.run import create_cell_runner, plan_study, run_study
+from gome_core.study.spec import load_spec
+from tests.study import cells
+
+
+def test_the_local_runner_is_registered_and_yields_in_completion_order(registry):
+    registration = registry.get("cell_runner", "local")
+    runner = registration.create(registration.config(workers=3))
+    assert isinstance(runner, CellRunner)
+    with runner:
+        results = list(runner.map(cells.square, [0, 1, 2]))
+    # Item 0 sleeps longest: it finishes last because all three ran at once.
+    assert results == [4, 1, 0]
+
+
+def test_every_item_runs_in_a_fresh_process():
+    with LocalCellRunner(LocalCellRunnerConfig(workers=2)) as runner:
+        pids = list(runner.map(cells.worker_pid, range(4)))
+    assert len(set(pids)) == 4 and os.getpid() not in pids
+
+
+def test_workers_must_not_be_negative():
+    with pytest.raises(ValueError, match="workers"):
+        LocalCellRunnerConfig(workers=-1)
+
+
+def test_runner_settings_and_workers_reach_the_runner_config(write_spec, registry):
+    spec = load_spec(write_spec(), registry)
+    runner = create_cell_runner(spec, registry, workers=3)
+    assert isinstance(runner, LocalCellRunner) and runner.workers == 3
+    assert create_cell_runner(spec, registry).workers == 2  # study.workers
+    bad = load_spec(write_spec(cells_spec_with_runner_table()), registry)
+    with pytest.raises(Exception, match=r"\$\.runner\.threads"):
+        create_cell_runner(bad, registry)
+
+
+def cells_spec_with_runner_table() -> str:
+    from tests.study.conftest import SMALL_SPEC
+
+    return SMALL_SPEC + "[runner]\nthreads = 4\n"
+
+
+def _calls(out: Path) -> list[str]:
+    log = out / "calls.log"
+    return log.read_text().split() if log.is_file() else []
+
+
+def test_a_rerun_skips_finished_cells_and_runs_only_the_missing_ones(
+    write_spec, registry, tmp_path
+):
+    spec = load_spec(write_spec(), registry)
+    out = tmp_path / "study"
+    lines: list[str] = []
+    plan = plan_study(spec, out, registry=registry, prepare=False)
+    assert len(plan.pending) == 16 and not plan.finished
+    first = run_study(plan, registry=registry, report=lines.append, cell_fn=cells.recorded_cell)
+    assert first.ran == 16 and first.skipped == 0 and not first.failed
+    assert sorted(_calls(out)) == sorted(t.key for t in plan.pending)
+    assert any(line.startswith("[16/16] ") for line in lines)
+
+    # One cell's outputs are lost (an interrupted cell has no cell.json either).
+    lost = out / "cells" / "aide-greedy" / "skill-1" / "penguins-mass" / "seed-0"
+    (lost / CELL_FILE).unlink()
+    kept = out / "cells" / "gome" / "skill-0.25" / "breast-cancer" / "seed-1" / CELL_FILE
+    kept_mtime = kept.stat().st_mtime_ns
+    (out / "calls.log").unlink()
+    lines.clear()
+    again = plan_study(spec, out, registry=registry, prepare=False)
+    assert [t.key for t in again.pending] == ["aide-greedy/skill-1/penguins-mass/seed-0"]
+    second = run_study(again, registry=registry, report=lines.append, cell_fn=cells.recorded_cell)
+    assert _calls(out) == ["aide-greedy/skill-1/penguins-mass/seed-0"]
+    assert (second.ran, second.skipped) == (1, 15)
+    assert lines[0] == "15 of 16 cells already finished: skipped"
+    assert kept.stat().st_mtime_ns == kept_mtime
+    # The table covers all 16 cells again: 4 preset x model rows of 3 (2 competitions + all).
+    assert len(second.rows) == 12 and all(row.seeds == 2 for row in second.rows)
+
+    # Nothing left to do: nothing runs.
+    (out / "calls.log").unlink()
+    third = run_study(
+        plan_study(spec, out, registry=registry, prepare=False),
+        registry=registry,
+        cell_fn=cells.recorded_cell,
+    )
+    assert third.ran == 0 and not _calls(out)
+
+
+def test_failed_cells_are_recorded_and_retried(write_spec, registry, tmp_path):
+    spec = load_spec(write_spec(), registry)
+    out = tmp_path / "study"
+    out.mkdir()
+    failing = "gome/skill-1/breast-cancer/seed-1"
+    (out / cells.FAIL_MARK_FILE).write_text(failing)
+    lines: list[str] = []
+    result = run_study(
+        plan_study(spec, out, registry=registry, prepare=False),
+        registry=registry,
+        report=lines.append,
+        cell_fn=cells.recorded_cell,
+    )
+    assert result.failed == (failing,) and result.ran == 16
+    assert (out / "cells" / failing / "error.txt").read_text() == "boom"
+    assert any(f"{failing}: ERROR: boom" in line for line in lines)
+    # The failed cell has no row data: its row has one seed.
+    row = next(
+        r
+        for r in result.rows
+        if r.preset == "gome" and r.model == "skill=1" and r.competition == "breast-cancer"
+    )
+    assert row.seeds == 1
+
+    (out / cells.FAIL_MARK_FILE).unlink()
+    (out / "calls.log").unlink()
+    retry = run_study(
+        plan_study(spec, out, registry=registry, prepare=False),
+        registry=registry,
+        cell_fn=cells.recorded_cell,
+    )
+    assert _calls(out) == [failing] and not retry.failed
+    assert not (out / "cells" / failing / "error.txt").exists()
+
+
+def test_cells_whose_settings_changed_are_run_again(write_spec, registry, tmp_path):
+    out = tmp_path / "study"
+    spec = load_spec(write_spec(), registry)
+    run_study(
+        plan_study(spec, out, registry=registry, prepare=False),
+        registry=registry,
+        cell_fn=cells.recorded_cell,
+    )
+    longer = load_spec(
+        write_spec(write_spec().read_text().replace("steps = 2", "steps = 3"), name="longer.toml"),
+        registry,
+    )
+    assert len(plan_study(longer, out, registry=registry, prepare=False).pending) == 16
+
+
+def test_results_are_written_as_tables_and_non_empty_figures(write_spec, registry, tmp_path):
+    out = tmp_path / "study"
+    spec = load_spec(write_spec(), registry)
+    result = run_study(
+        plan_study(spec, out, registry=registry, prepare=False),
+        registry=registry,
+        cell_fn=cells.recorded_cell,
+    )
+    names = sorted(p.name for p in result.files)
+    assert names == [
+        "aggregate.csv",
+        "aggregate.json",
+        "aggregate.md",
+        "convergence.png",
+        "crossover.png",
+    ]
+    for path in result.files:
+        assert path.parent == out / "results" and path.stat().st_size > 0
+    for figure in ("crossover.png", "convergence.png"):
+        assert (out / "results" / figure).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    data = json.loads((out / "results" / "aggregate.json").read_text())
+    pooled = [r for r in data["rows"] if r["competition"] == "all"]
+    # recorded cells medal on seed 0 only: any medal 50% ± 50% over seeds 0 and 1
+    assert {(r["any_medal"]["mean"], r["any_medal"]["se"]) for r in pooled} == {(0.5, 0.5)}
+    assert (out / "results" / "aggregate.md").read_text() == result.markdown
+    assert (out / "study.toml").read_text() == spec.source.read_text()
