@@ -54,6 +54,7 @@ def presets(as_json: bool) -> None:
             "source": p.source,
             "plugin": p.plugin.name,
             "settings": dict(p.settings),
+            "with_llm": dict(p.with_llm),
         }
         for p in sorted(registry.presets.values(), key=lambda p: p.name)
     ]

@@ -13,6 +13,7 @@ import click
 from gome_core.cli.byod import byod_run_options, print_byod_summary, resolve_byod
 from gome_core.cli.config import config_options
 from gome_core.cli.tasks import store_options
+from gome_core.interrupts import sigterm_interrupts
 
 __all__ = ["resume", "run"]
 
@@ -164,7 +165,7 @@ def _finish(outcome: Any, engine: Any, store: Any, competition: Any) -> None:
 def _run_engine(engine: Any, header: str, live: bool, *, resumed: bool) -> Any:
     progress = Progress(header=header, budget=engine.budget, metric=engine.metric, live=live)
     engine.on_event = progress
-    with progress:
+    with progress, sigterm_interrupts():
         return engine.run(resumed=resumed)
 
 

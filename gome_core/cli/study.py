@@ -25,6 +25,7 @@ def study(spec_path: str, out_dir: str | None, workers: int | None, dry_run: boo
     Finished cells (those with a cell.json) are skipped, so running the same command again after
     an interruption continues the study. See docs/studies.md.
     """
+    from gome_core.interrupts import sigterm_interrupts
     from gome_core.plugins import get_registry
     from gome_core.study.run import plan_study, run_study
     from gome_core.study.spec import load_spec
@@ -43,9 +44,13 @@ def study(spec_path: str, out_dir: str | None, workers: int | None, dry_run: boo
             click.echo(line)
         return
     try:
-        result = run_study(
-            plan, workers=workers, registry=registry, report=lambda line: click.echo(line, err=True)
-        )
+        with sigterm_interrupts():
+            result = run_study(
+                plan,
+                workers=workers,
+                registry=registry,
+                report=lambda line: click.echo(line, err=True),
+            )
     except KeyboardInterrupt:
         click.echo(
             f"\ninterrupted: finished cells are kept. Continue with: gome study {spec_path} "

@@ -18,6 +18,7 @@ from typing import Any
 
 from attrs import asdict, frozen
 
+from gome_core.interrupts import sigterm_interrupts
 from gome_core.logs import get_logger
 
 __all__ = [
@@ -151,7 +152,9 @@ def run_cell(task: CellTask) -> dict[str, Any]:
     cell_dir = Path(task.cell_dir)
     started = time.monotonic()
     try:
-        summary = _run(task, cell_dir)
+        # A cell's worker is stopped with SIGTERM when the study is: end the run as Ctrl-C would.
+        with sigterm_interrupts():
+            summary = _run(task, cell_dir)
     except BaseException as exc:  # KeyboardInterrupt too: report it, the study stops
         return {
             "key": task.key,

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import queue
 import sys
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor, as_completed
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from attrs import field, frozen
 
@@ -40,42 +40,83 @@ class LocalCellRunner(CellRunner):
 
     A fresh process per cell keeps cells independent (plugin caches, leaked threads, memory) and
     confines a crash to its cell. Processes are started with ``forkserver`` where the platform has
-    it (cheap, and safe in a parent that has threads), else with ``spawn``.
+    it (cheap, and safe in a parent that has threads), else with ``spawn``. When the iteration is
+    dropped early (an error, Ctrl-C, a kill of the study), cells not yet started never start and
+    cells in flight get SIGTERM, which ends their runs as Ctrl-C would.
     """
 
     def __init__(self, config: LocalCellRunnerConfig | None = None) -> None:
         config = config or LocalCellRunnerConfig()
         self.workers = config.workers or os.cpu_count() or 1
-        self._pool: ProcessPoolExecutor | None = None
+        self._context: Any = None
+        self._running: dict[int, Any] = {}
 
-    def _executor(self) -> ProcessPoolExecutor:
-        if self._pool is None:
+    def _ctx(self) -> Any:
+        if self._context is None:
             method = "forkserver" if sys.platform != "win32" else "spawn"
-            context = multiprocessing.get_context(method)
+            self._context = multiprocessing.get_context(method)
             if method == "forkserver":
                 # Imported once in the fork server rather than in every cell's fresh process.
-                context.set_forkserver_preload(list(_PRELOAD))
-            self._pool = ProcessPoolExecutor(
-                max_workers=self.workers, mp_context=context, max_tasks_per_child=1
-            )
-        return self._pool
+                self._context.set_forkserver_preload(list(_PRELOAD))
+        return self._context
 
     def map(self, fn: Callable[[_Item], _Result], items: Sequence[_Item]) -> Iterator[_Result]:
-        pool = self._executor()
-        futures: list[Future[_Result]] = [pool.submit(fn, item) for item in items]
-        return self._as_finished(futures)
+        ctx = self._ctx()
+        results = ctx.Queue()
+        pending = list(enumerate(items))
+        done = 0
 
-    @staticmethod
-    def _as_finished(futures: list[Future[_Result]]) -> Iterator[_Result]:
+        def start_more() -> None:
+            # Before each yield too: cells keep running while the caller handles a result.
+            while pending and len(self._running) < self.workers:
+                index, item = pending.pop(0)
+                process = ctx.Process(target=_call, args=(fn, item, index, results))
+                process.start()
+                self._running[index] = process
+
         try:
-            for future in as_completed(futures):
-                yield future.result()
+            start_more()
+            while done < len(items):
+                index, ok, value = _next_result(results, self._running)
+                self._running.pop(index).join()
+                done += 1
+                start_more()
+                if not ok:
+                    raise value
+                yield value
         finally:
-            # Dropped early (an error, Ctrl-C): cells not yet started are not started.
-            for future in futures:
-                future.cancel()
+            self._interrupt()
+            results.close()
+
+    def _interrupt(self) -> None:
+        for process in self._running.values():
+            if process.is_alive():
+                process.terminate()
+        for process in self._running.values():
+            process.join()
+        self._running.clear()
 
     def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
-            self._pool = None
+        self._interrupt()
+
+
+def _call(fn: Callable[[Any], Any], item: Any, index: int, results: Any) -> None:
+    """In the worker: run one cell and send ``(index, ok, value)`` back."""
+    try:
+        results.put((index, True, fn(item)))
+    except BaseException as exc:  # sent back and raised in the parent, as a pool would
+        results.put((index, False, exc))
+
+
+def _next_result(results: Any, running: dict[int, Any]) -> tuple[int, bool, Any]:
+    """The next finished cell's result; a worker that died without one is reported as such."""
+    while True:
+        try:
+            return results.get(timeout=1.0)  # type: ignore[no-any-return]
+        except queue.Empty:
+            for index, process in running.items():
+                if not process.is_alive() and process.exitcode not in (0, None):
+                    error = RuntimeError(
+                        f"the worker of cell {index} died (exit code {process.exitcode})"
+                    )
+                    return index, False, error

@@ -1,6 +1,7 @@
 """`gome run` on a competition outside the package (a user's MLE-bench-layout directory)."""
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -40,3 +41,63 @@ def test_gome_run_on_a_user_competitions_dir(gome, tmp_path):
     assert grading["competition_id"] == "toy-mae" and grading["valid_submission"]
     info = json.loads((run_dir / "run.json").read_text())
     assert info["competition_source"]["competitions_dirs"] == [str(competitions.resolve())]
+
+
+@pytest.mark.slow
+def test_a_killed_run_stops_as_cleanly_as_ctrl_c(tmp_path):
+    """SIGTERM (kill, a scheduler, a container stop) ends candidates and saves the state."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    run_dir = tmp_path / "run"
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "gome_core.cli",
+            "run",
+            "--preset",
+            "quickstart",
+            "--task",
+            "penguins-mass",
+            "--steps",
+            "40",
+            "--run-dir",
+            str(run_dir),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ},
+    )
+    journal = run_dir / "journal.jsonl"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if journal.is_file() and '"step_started"' in journal.read_text():
+            break
+        time.sleep(0.2)
+    workspaces_root = tmp_path / "ws"
+    while time.monotonic() < deadline:  # until a candidate is running
+        if workspaces_root.is_dir() and any(workspaces_root.iterdir()):
+            break
+        time.sleep(0.2)
+    time.sleep(0.5)
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=60)
+    assert "run interrupted" in out and f"gome resume {run_dir}" in out, err[-2000:]
+    events = [json.loads(line) for line in journal.read_text().splitlines()]
+    assert events[-1]["type"] == "run_paused"  # resumable, not finished
+    # No candidate outlives the run: no process still works in one of its workspaces.
+    workspaces = {str(tmp_path / "ws"), str(run_dir)}
+    survivors = []
+    for proc_dir in Path("/proc").glob("[0-9]*"):
+        try:
+            cwd = os.readlink(proc_dir / "cwd")
+        except OSError:
+            continue
+        if any(cwd.startswith(w) for w in workspaces):
+            survivors.append((proc_dir.name, cwd))
+    assert survivors == []

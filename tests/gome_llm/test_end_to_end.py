@@ -75,7 +75,10 @@ def test_gome_run_with_an_llm_completes_a_multi_trace_run(
     assert finished["usage"]["input_tokens"] > 0 and finished["usage"]["calls"] >= 10
     grading = json.loads((run_dir / "grading.json").read_text())
     assert grading["valid_submission"] and grading["score"] is not None
-    # The key never lands anywhere: not in the run directory, not in what was printed.
+    # The key never lands anywhere: not in the run directory, its report, or what was printed.
+    report = gome("report", str(run_dir), "-o", str(run_dir / "report.html"), timeout=120)
+    assert report.returncode == 0, report.stderr[-2000:]
+    assert (run_dir / "report.html").stat().st_size > 0
     assert _grep(run_dir, SECRET) == []
     assert SECRET not in result.stdout + result.stderr
     # ...and reached the server only in the header its SDK sends.

@@ -138,9 +138,13 @@ def test_cancel_also_ends_tasks_still_waiting_for_resources(ray_instance, tmp_pa
             threading.Thread(target=lambda n=name: results.update({n: run(executor, code, id=n)}))
             for name in ("first", "queued")
         ]
-        for thread in threads:
-            thread.start()
-            time.sleep(1.5)
+        threads[0].start()
+        # A busy machine starts Ray workers slowly: wait for the first candidate to be running.
+        deadline = time.monotonic() + 60
+        while not any((tmp_path / "ws").rglob("started")) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        threads[1].start()
+        time.sleep(1.0)  # the second now waits for the CPUs the first holds
         started = time.monotonic()
         executor.cancel()
         for thread in threads:

@@ -62,3 +62,21 @@ def recorded_cell(task: CellTask) -> dict[str, Any]:
     Path(task.cell_dir).mkdir(parents=True, exist_ok=True)
     write_json_atomic(Path(task.cell_dir) / CELL_FILE, summary)
     return summary
+
+
+def sleeper(folder: str) -> int:
+    """Note the worker's pid, then sleep; a SIGTERM interrupts it as Ctrl-C would. An empty
+    ``folder`` returns at once."""
+    from gome_core.interrupts import sigterm_interrupts
+
+    pid = os.getpid()
+    if not folder:
+        return pid
+    try:
+        with sigterm_interrupts():
+            (Path(folder) / f"{pid}.started").write_text("")
+            time.sleep(60)
+    except KeyboardInterrupt:
+        (Path(folder) / f"{pid}.interrupted").write_text("")
+        raise
+    return pid

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -175,3 +176,20 @@ def test_results_are_written_as_tables_and_non_empty_figures(write_spec, registr
     assert {(r["any_medal"]["mean"], r["any_medal"]["se"]) for r in pooled} == {(0.5, 0.5)}
     assert (out / "results" / "aggregate.md").read_text() == result.markdown
     assert (out / "study.toml").read_text() == spec.source.read_text()
+
+
+def test_cells_in_flight_are_interrupted_when_the_study_stops(tmp_path):
+    runner = LocalCellRunner(LocalCellRunnerConfig(workers=2))
+    results = runner.map(cells.sleeper, ["", str(tmp_path), str(tmp_path), str(tmp_path)])
+    assert isinstance(next(results), int)  # the quick cell; two sleepers now run, one waits
+    deadline = time.monotonic() + 60
+    while len(list(tmp_path.glob("*.started"))) < 2 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    started = {int(p.stem) for p in tmp_path.glob("*.started")}
+    assert len(started) == 2
+    stopped_at = time.monotonic()
+    results.close()  # what an error, Ctrl-C or kill in the study does to the iteration
+    runner.close()
+    assert time.monotonic() - stopped_at < 20  # not the 60 s the cells would have slept
+    assert {int(p.stem) for p in tmp_path.glob("*.interrupted")} == started
+    assert len(list(tmp_path.glob("*.started"))) == 2  # the waiting cell never started
