@@ -32,6 +32,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--competitions", nargs="+", default=None)
     args = parser.parse_args(argv)
 
+    from gome_core.interrupts import sigterm_interrupts
     from gome_core.plugins import get_registry
     from gome_core.study.run import plan_study, run_study
     from gome_core.study.spec import load_spec
@@ -52,10 +53,14 @@ def main(argv: list[str] | None = None) -> int:
         f"{spec.study.steps} steps each, seeds {list(grid.seeds)}",
         flush=True,
     )
-    result = run_study(plan, workers=args.workers, registry=registry, report=print)
+    with sigterm_interrupts():  # a kill stops the cells in flight too
+        result = run_study(plan, workers=args.workers, registry=registry, report=print)
     print()
     print(result.markdown)
+    # The study adds an "all" row when there are several competitions.
     overall = next((r for r in result.rows if r.competition == "all"), None)
+    if overall is None and len(result.rows) == 1:
+        overall = result.rows[0]
     if overall is None:
         print("no finished cells yet")
         return 1

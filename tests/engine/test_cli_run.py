@@ -67,6 +67,8 @@ def test_a_killed_run_stops_as_cleanly_as_ctrl_c(tmp_path):
             "40",
             "--run-dir",
             str(run_dir),
+            "--set",
+            f"executor.workspace_root={str(tmp_path / 'ws')!r}",
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -84,6 +86,7 @@ def test_a_killed_run_stops_as_cleanly_as_ctrl_c(tmp_path):
         if workspaces_root.is_dir() and any(workspaces_root.iterdir()):
             break
         time.sleep(0.2)
+    assert any(workspaces_root.iterdir()), "no candidate started"
     time.sleep(0.5)
     proc.send_signal(signal.SIGTERM)
     out, err = proc.communicate(timeout=60)
