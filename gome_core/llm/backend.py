@@ -213,8 +213,24 @@ class ProviderBackend(LLMBackend):
     def _classify(self, exc: BaseException) -> Failure | None:
         """What ``exc`` (raised by :meth:`_send`) means; ``None`` for a bug (re-raised as is).
 
-        Subclasses map their SDK's exceptions and fall back to this for the standard ones.
+        Subclasses map their SDK's exceptions and fall back to this for the standard ones. With
+        ``sdk_client`` set, the exceptions that the Stainless-generated SDKs (``openai``,
+        ``anthropic``) share by name are mapped here; :meth:`_status_failure` reads an HTTP error.
         """
+        sdk = getattr(self, "_sdk", None)
+        if sdk is not None and self.sdk_client is not None:
+            if isinstance(exc, sdk.APITimeoutError):
+                return Failure("timeout", f"no answer within {self.config.timeout_s:g}s")
+            if isinstance(exc, sdk.APIConnectionError):
+                cause = exc.__cause__
+                name = type(cause).__name__ if cause else ""
+                return Failure("connection", f"{exc.message} ({name})")
+            if isinstance(exc, sdk.APIResponseValidationError):
+                return Failure("malformed", exc.message)
+            if isinstance(exc, sdk.APIStatusError):
+                return self._status_failure(exc)
+            if isinstance(exc, ValueError) and "JSON" in str(exc):
+                return Failure("malformed", f"the response is not valid JSON: {exc}")
         if isinstance(exc, TimeoutError):
             return Failure("timeout", str(exc) or "timed out")
         if isinstance(exc, ConnectionError):
@@ -222,6 +238,10 @@ class ProviderBackend(LLMBackend):
         if isinstance(exc, json.JSONDecodeError):
             return Failure("malformed", f"the response is not valid JSON: {exc.msg}")
         return None
+
+    def _status_failure(self, exc: Any) -> Failure:
+        """What an SDK's HTTP error (``APIStatusError``) means; providers read their error body."""
+        return Failure.from_status(exc.status_code, exc.message, headers=exc.response.headers)
 
     def _options(self, request: LLMRequest, output: StructuredOutput | None) -> dict[str, Any]:
         """Parameters of this request that a model may reject (dropped one by one if it does)."""

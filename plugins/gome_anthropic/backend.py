@@ -161,21 +161,9 @@ class AnthropicBackend(ProviderBackend):
             refusal=text if finish == "refusal" else "",
         )
 
-    def _classify(self, exc: BaseException) -> Failure | None:
-        sdk = self._sdk
-        if isinstance(exc, sdk.APITimeoutError):
-            return Failure("timeout", f"no answer within {self.config.timeout_s:g}s")
-        if isinstance(exc, sdk.APIConnectionError):
-            cause = exc.__cause__
-            return Failure("connection", f"{exc.message} ({type(cause).__name__ if cause else ''})")
-        if isinstance(exc, sdk.APIResponseValidationError):
-            return Failure("malformed", exc.message)
-        if isinstance(exc, sdk.APIStatusError):
-            message = exc.api_message or _body_message(exc.body) or exc.message
-            return Failure.from_status(exc.status_code, message, headers=exc.response.headers)
-        if isinstance(exc, ValueError) and "JSON" in str(exc):
-            return Failure("malformed", f"the response is not valid JSON: {exc}")
-        return super()._classify(exc)
+    def _status_failure(self, exc: Any) -> Failure:
+        message = exc.api_message or _body_message(exc.body) or exc.message
+        return Failure.from_status(exc.status_code, message, headers=exc.response.headers)
 
 
 def _text_block(text: str, cache: Mapping[str, Any] | None) -> dict[str, Any]:

@@ -12,7 +12,6 @@ each attempt is ours, counted and logged.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -113,26 +112,17 @@ class OpenAIBackend(ProviderBackend):
         )
 
     def _classify(self, exc: BaseException) -> Failure | None:
-        sdk = self._sdk
-        if isinstance(exc, sdk.APITimeoutError):
-            return Failure("timeout", f"no answer within {self.config.timeout_s:g}s")
-        if isinstance(exc, sdk.APIConnectionError):
-            cause = exc.__cause__
-            return Failure("connection", f"{exc.message} ({type(cause).__name__ if cause else ''})")
-        if isinstance(exc, sdk.APIResponseValidationError):
-            return Failure("malformed", exc.message)
-        if isinstance(exc, sdk.APIStatusError):
-            return Failure.from_status(
-                exc.status_code,
-                _error_message(exc.body, exc.message),
-                headers=exc.response.headers,
-                param=exc.param,
-            )
         if isinstance(exc, _NoAnswer):
             return Failure("malformed", str(exc))
-        if isinstance(exc, json.JSONDecodeError | ValueError) and "JSON" in str(exc):
-            return Failure("malformed", f"the response is not valid JSON: {exc}")
         return super()._classify(exc)
+
+    def _status_failure(self, exc: Any) -> Failure:
+        return Failure.from_status(
+            exc.status_code,
+            _error_message(exc.body, exc.message),
+            headers=exc.response.headers,
+            param=exc.param,
+        )
 
 
 def _error_message(body: object, fallback: str) -> str:
