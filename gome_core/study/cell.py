@@ -127,6 +127,17 @@ def first_medal(curve: Iterable[Mapping[str, Any]], grade_node: Any) -> dict[str
     return None
 
 
+def _relative_paths(grading: dict[str, Any] | None, cell_dir: Path) -> dict[str, Any] | None:
+    """The grading with its submission path relative to the cell, so a study directory can be
+    moved or committed without stale machine paths in its summaries."""
+    if not grading or not grading.get("submission_path"):
+        return grading
+    path, cell = Path(grading["submission_path"]).resolve(), cell_dir.resolve()
+    if path.is_relative_to(cell):
+        grading = {**grading, "submission_path": path.relative_to(cell).as_posix()}
+    return grading
+
+
 def _reference_scores(store: Any, competition: Any) -> dict[str, float | None]:
     """The two ends of the normalised score: the sample submission's score and the best
     leaderboard score (``None`` where one cannot be had)."""
@@ -201,7 +212,7 @@ def _run(task: CellTask, cell_dir: Path) -> dict[str, Any]:
     outcome = engine.run(resumed=False)
     if outcome.status == "interrupted":
         return {"key": task.key, "cell": dict(task.cell), "status": "interrupted"}
-    grading = grade_run(store, competition, outcome, run_dir)
+    grading = _relative_paths(grade_run(store, competition, outcome, run_dir), cell_dir)
     curve = best_so_far(Journal.read(run_dir / "journal.jsonl"))
 
     def grade_node(node_id: str) -> dict[str, Any] | None:

@@ -98,6 +98,19 @@ def expand_grid(spec: StudySpec) -> list[Cell]:
     ]
 
 
+def run_order(spec: StudySpec) -> list[Cell]:
+    """Every cell in the order a study runs them: seed by seed, and within a seed competition
+    by competition, so a study stopped part-way has compared every preset and model on the
+    seeds it finished rather than finished one preset alone."""
+    return [
+        Cell(preset, model, competition, seed)
+        for seed in spec.grid.seeds
+        for competition in spec.grid.competitions
+        for model in model_levels(spec)
+        for preset in spec.grid.presets
+    ]
+
+
 # --------------------------------------------------------------------------- run settings
 
 

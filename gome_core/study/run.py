@@ -38,6 +38,7 @@ from gome_core.study.grid import (
     check_settings,
     expand_grid,
     fingerprint,
+    run_order,
 )
 from gome_core.study.spec import StudySpec
 
@@ -129,7 +130,7 @@ def plan_study(
     cells = expand_grid(spec)
     checked: set[tuple[str, str]] = set()
     pending, finished = [], {}
-    for cell in cells:
+    for cell in run_order(spec):
         settings = cell_settings(spec, cell, registry)
         if (cell.preset, cell.model.label) not in checked:
             check_settings(

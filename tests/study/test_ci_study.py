@@ -66,7 +66,12 @@ def test_the_ci_study_runs_and_resumes(gome, tmp_path):
         assert summary["status"] == "done" and summary["steps"] == 2
         # The per-cell grading report carries MLE-bench's fields.
         assert {"score", "any_medal", "gold_threshold", "valid_submission"} <= set(grading)
-        assert grading == json.loads((path.parent / "run" / "grading.json").read_text())
+        graded = json.loads((path.parent / "run" / "grading.json").read_text())
+        # ...with the submission's path relative to the cell: a study directory can be moved.
+        assert grading.pop("submission_path") == "run/submission.csv"
+        submitted = Path(graded.pop("submission_path")).resolve()
+        assert submitted == path.parent.resolve() / "run" / "submission.csv"
+        assert grading == graded
         assert len(summary["curve"]) == 2
 
     lost = out / "cells" / "gome" / "skill-1" / "breast-cancer" / "seed-0"

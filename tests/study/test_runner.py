@@ -68,6 +68,9 @@ def test_a_rerun_skips_finished_cells_and_runs_only_the_missing_ones(
     lines: list[str] = []
     plan = plan_study(spec, out, registry=registry, prepare=False)
     assert len(plan.pending) == 16 and not plan.finished
+    # Seed by seed: the first half compares every preset, skill and competition on seed 0.
+    assert {t.cell["seed"] for t in plan.pending[:8]} == {0}
+    assert len({(t.preset, t.cell["competition"]) for t in plan.pending[:8]}) == 4
     first = run_study(plan, registry=registry, report=lines.append, cell_fn=cells.recorded_cell)
     assert first.ran == 16 and first.skipped == 0 and not first.failed
     assert sorted(_calls(out)) == sorted(t.key for t in plan.pending)
