@@ -53,8 +53,12 @@ def main(argv: list[str] | None = None) -> int:
         f"{spec.study.steps} steps each, seeds {list(grid.seeds)}",
         flush=True,
     )
-    with sigterm_interrupts():  # a kill stops the cells in flight too
-        result = run_study(plan, workers=args.workers, registry=registry, report=print)
+    try:
+        with sigterm_interrupts():  # a kill stops the cells in flight too
+            result = run_study(plan, workers=args.workers, registry=registry, report=print)
+    except KeyboardInterrupt:
+        print("stopped; run the same command again to continue (finished cells are kept)")
+        return 130
     print()
     print(result.markdown)
     # The study adds an "all" row when there are several competitions.

@@ -36,6 +36,7 @@ from gome_core.types import (
     Candidate,
     CompetitionRef,
     ExecutionRequest,
+    ExecutionResult,
     LLMUsage,
     Node,
     Proposal,
@@ -43,7 +44,7 @@ from gome_core.types import (
     ValidationReport,
 )
 
-__all__ = ["Engine", "EngineSettings", "RunOutcome"]
+__all__ = ["Engine", "EngineSettings", "RunOutcome", "SeededExecutor"]
 
 log = get_logger(__name__)
 
@@ -55,7 +56,7 @@ class EngineSettings:
     workers: int = 3  # steps in flight at most (the optimizer may allow fewer)
     max_repairs: int = 2  # self-repair rounds after a cheap validation failure
     final_top_k: int = 3  # candidates re-validated at the end (1: no re-validation)
-    final_seeds: tuple[int, ...] = (1, 2)  # fresh splits each top candidate is re-run on
+    final_seeds: tuple[int, ...] = (1, 2)  # fresh splits: offsets added to the run's seed
     poll_s: float = 0.25
 
 
@@ -106,7 +107,7 @@ class Engine:
     ) -> None:
         self.competition = competition
         self.optimizer = optimizer
-        self.executor = executor
+        self.executor = SeededExecutor(executor, seed)
         self.validators = sorted(validators, key=lambda v: v.level)
         self.run_dir = run_dir
         self.info = info
@@ -124,7 +125,7 @@ class Engine:
         )
         self.context = RunContext(
             competition=competition,
-            executor=executor,
+            executor=self.executor,
             llm=self.llm,
             budget=budget,
             seed=seed,
@@ -401,10 +402,14 @@ class Engine:
         top = [n for n in self.optimizer.best(max(1, self.settings.final_top_k)) if not n.buggy]
         if not top:
             return None
-        seeds = self.settings.final_seeds if len(top) > 1 else ()
+        # Fresh splits: the run's own seed shifted by each offset, so runs of other seeds
+        # re-validate on splits of their own too.
+        offsets = self.settings.final_seeds if len(top) > 1 else ()
+        seeds = [self.context.seed + offset for offset in offsets]
+        fresh = self._revalidate_all([(node, seed) for node in top for seed in seeds])
         rows = []
         for node in top:
-            scores = [node.score] + [self._revalidate(node, seed) for seed in seeds]
+            scores = [node.score] + [fresh[node.id, seed] for seed in seeds]
             valid = [s for s in scores if s is not None]
             # A candidate that fails on a fresh split is not robust: it ranks below all others.
             mean = statistics.fmean(valid) if len(valid) == len(scores) else None
@@ -418,6 +423,20 @@ class Engine:
         self.run_dir.promote(chosen.id)
         self.run_dir.write_final(chosen.id)
         return chosen
+
+    def _revalidate_all(self, runs: list[tuple[Node, int]]) -> dict[tuple[str, int], float | None]:
+        """Re-validate each (node, seed), as many at once as the run has workers."""
+        pool = futures.ThreadPoolExecutor(self.settings.workers, thread_name_prefix="gome-final")
+        try:
+            jobs = {
+                (node.id, seed): pool.submit(self._revalidate, node, seed) for node, seed in runs
+            }
+            return {key: job.result() for key, job in jobs.items()}
+        except BaseException:  # Ctrl-C: end the runs in flight rather than wait for them
+            self.executor.cancel()
+            raise
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
 
     def _revalidate(self, node: Node, seed: int) -> float | None:
         request = ExecutionRequest(
@@ -435,6 +454,33 @@ class Engine:
         except ContractError:
             return None
         return scores[ENSEMBLE_ROW].get(self.metric.name)
+
+
+class SeededExecutor(Executor):
+    """The run's executor, giving every candidate the run's seed as ``GOME_SEED`` unless the
+    request sets its own: a run with another seed validates on other splits, with other model
+    seeds, whichever validators built the requests."""
+
+    def __init__(self, executor: Executor, seed: int) -> None:
+        self.inner = executor
+        self.seed = seed
+
+    def run(self, request: ExecutionRequest) -> ExecutionResult:
+        if ENV_SEED not in request.env:
+            request = attrs.evolve(request, env={**request.env, ENV_SEED: str(self.seed)})
+        return self.inner.run(request)
+
+    def cancel(self) -> None:
+        self.inner.cancel()
+
+    def hardware(self) -> dict[str, object]:
+        return self.inner.hardware()
+
+    def close(self) -> None:
+        self.inner.close()
+
+    def __getattr__(self, name: str) -> Any:  # an executor's own extras stay reachable
+        return getattr(self.inner, name)
 
 
 def _sort_key(mean: float | None, lower_is_better: bool) -> tuple[int, float]:

@@ -54,6 +54,22 @@ def test_a_run_improves_and_leaves_a_complete_run_directory(
     assert json.loads((run_dir / "grading.json").read_text())["competition_id"] == "toy-mae"
 
 
+def test_the_run_seed_reaches_every_candidate_and_shifts_the_fresh_splits(
+    toy_registry, toy_competition, tmp_path
+):
+    _, competition = toy_competition
+    resolved = resolve(preset="toy", overrides=["seed=3", "budget.steps=4"], registry=toy_registry)
+    outcome = build_engine(resolved, competition_ref(competition), run_dir=tmp_path / "r").run()
+    assert outcome.steps == 4
+    events = _events(tmp_path / "r")
+    finished = [e for e in events if e["type"] == "step_finished"]
+    # Every validation run (the debug run and the full run) saw the run's seed...
+    runs = [r["result"] for e in finished for r in e["node"]["reports"] if r.get("result")]
+    assert runs and all(r["stdout_tail"].rstrip().endswith("seed 3") for r in runs)
+    # ...and the final re-validation ran on seed 3 + 1, not on the seed the run already used.
+    assert next(e for e in events if e["type"] == "final_choice")["seeds"] == [4]
+
+
 def test_a_failing_step_does_not_stop_the_run(toy_registry, toy_competition, tmp_path):
     _, competition = toy_competition
     resolved = resolve(

@@ -37,7 +37,7 @@ with open("scores.csv", "w") as f:
 test = list(csv.DictReader(open("input/test.csv")))
 with open("submission/submission.csv", "w") as f:
     f.write("id,y\\n" + "".join(f"{{r['id']}},{{A * float(r['x'])}}\\n" for r in test))
-print("validation mae", mae)
+print("validation mae", mae, "seed", os.environ.get("GOME_SEED"))
 """
 
 
