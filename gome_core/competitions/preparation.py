@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 __all__ = [
+    "hold_out",
     "shuffle_with_ids",
     "test_mask",
     "write_csv",
@@ -90,6 +91,45 @@ def write_public_private(
     write_csv(answers, private / "test.csv")
     for name, frame in (extra_public or {}).items():
         write_csv(frame, public / name)
+
+
+def hold_out(
+    data: Any,
+    public: Path,
+    private: Path,
+    *,
+    target: str,
+    sample: Mapping[str, Any],
+    seed: int,
+    test_fraction: float,
+    stratify: str | None = None,
+    groups: str | None = None,
+    extra_public: Mapping[str, Any] | None = None,
+) -> tuple[Any, Any]:
+    """A competition from one table: rows shuffled under new ids, a seeded share held out as the
+    test set (stratified by the column ``stratify``, or by whole ``groups``), and MLE-bench's files
+    written — the test features without ``target``, the answers (``id``, ``target``) kept
+    private, a sample submission of the constant columns ``sample``. Returns ``(train, test)``
+    for files of their own (images, say)."""
+    data = shuffle_with_ids(data, seed)
+    is_test = test_mask(
+        len(data),
+        test_fraction,
+        seed,
+        stratify=data[stratify] if stratify else None,
+        groups=data[groups] if groups else None,
+    )
+    train, test = data[~is_test], data[is_test]
+    write_public_private(
+        public,
+        private,
+        train=train,
+        test_features=test.drop(columns=target),
+        answers=test[["id", target]],
+        sample_submission=test[["id"]].assign(**sample),
+        extra_public=extra_public,
+    )
+    return train, test
 
 
 def write_png_gray(path: Path, pixels: Any) -> None:

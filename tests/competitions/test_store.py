@@ -309,3 +309,33 @@ def test_leftovers_of_dead_prepares_are_removed(store: CompetitionStore, data_di
     (dead / "public").mkdir(parents=True)
     store.prepare("toy-mae")
     assert not dead.exists()
+
+
+def test_the_hold_out_example_of_the_guide_builds_a_competition(tmp_path):
+    import re
+
+    import pandas as pd
+
+    guide = (Path(__file__).resolve().parents[2] / "docs" / "competitions.md").read_text()
+    block = next(b for b in re.findall(r"```python\n(.*?)```", guide, re.S) if "hold_out" in b)
+    namespace: dict = {}
+    exec(compile(block, "competitions.md", "exec"), namespace)
+
+    raw, public, private = (tmp_path / name for name in ("raw", "public", "private"))
+    for folder in (raw, public, private):
+        folder.mkdir()
+    loans = pd.DataFrame({"income": range(240), "default": [i % 4 == 0 for i in range(240)]})
+    loans.to_csv(raw / "loans.csv", index=False)
+    namespace["prepare"](raw, public, private)
+
+    train = pd.read_csv(public / "train.csv")
+    test = pd.read_csv(public / "test.csv")
+    answers = pd.read_csv(private / "test.csv")
+    sample = pd.read_csv(public / "sample_submission.csv")
+    assert (len(train), len(test)) == (180, 60)
+    assert "default" not in test.columns and list(answers.columns) == ["id", "default"]
+    assert list(sample.columns) == ["id", "default"] and set(sample["default"]) == {0.5}
+    assert sorted(answers["id"]) == sorted(test["id"]) == sorted(sample["id"])
+    assert set(train["id"]).isdisjoint(test["id"])
+    # Stratified: the test set keeps the quarter of defaults.
+    assert answers["default"].mean() == train["default"].mean() == 0.25

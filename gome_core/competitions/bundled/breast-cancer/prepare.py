@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from gome_core.competitions.preparation import shuffle_with_ids, test_mask, write_public_private
+from gome_core.competitions.preparation import hold_out
 from gome_core.competitions.sources import copy_package_file
 
 SEED = 569
@@ -38,15 +38,13 @@ def prepare(raw: Path, public: Path, private: Path) -> None:
     # First line: "569,30,malignant,benign"; the last column is 0 = malignant, 1 = benign.
     data = pd.read_csv(source, header=None, skiprows=1, names=[*FEATURES, "target"])
     data["malignant"] = (data.pop("target") == 0).astype("int64")
-    data = shuffle_with_ids(data, SEED)
-    is_test = test_mask(len(data), TEST_FRACTION, SEED, stratify=data["malignant"])
-    train, test = data[~is_test], data[is_test]
-
-    write_public_private(
+    hold_out(
+        data,
         public,
         private,
-        train=train,
-        test_features=test.drop(columns="malignant"),
-        answers=test[["id", "malignant"]],
-        sample_submission=test[["id"]].assign(malignant=0.5),
+        target="malignant",
+        sample={"malignant": 0.5},
+        seed=SEED,
+        test_fraction=TEST_FRACTION,
+        stratify="malignant",
     )

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from gome_core.competitions.preparation import shuffle_with_ids, test_mask, write_public_private
+from gome_core.competitions.preparation import hold_out
 from gome_core.competitions.sources import extract_package_tar_member
 
 SEED = 1993
@@ -25,15 +25,12 @@ def prepare(raw: Path, public: Path, private: Path) -> None:
         expected_sha256="c68518692b59a30c6394a103fc88b1d269ab2e8d18899f7ddc99873ae42e4250",
     )
     data = pd.read_csv(source, index_col=0).reset_index(drop=True)
-    data = shuffle_with_ids(data, SEED)
-    is_test = test_mask(len(data), TEST_FRACTION, SEED)
-    train, test = data[~is_test], data[is_test]
-
-    write_public_private(
+    hold_out(
+        data,
         public,
         private,
-        train=train,
-        test_features=test.drop(columns="price"),
-        answers=test[["id", "price"]],
-        sample_submission=test[["id"]].assign(price=2000),
+        target="price",
+        sample={"price": 2000},
+        seed=SEED,
+        test_fraction=TEST_FRACTION,
     )

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from gome_core.competitions.preparation import shuffle_with_ids, test_mask, write_public_private
+from gome_core.competitions.preparation import hold_out
 from gome_core.competitions.sources import extract_package_tar_member
 
 SEED = 53940
@@ -24,15 +24,12 @@ def prepare(raw: Path, public: Path, private: Path) -> None:
         expected_sha256="fc2f171cc18eae2138d01dcca7179db3bb30ff047dceae4467a056d52133810a",
     )
     data = pd.read_csv(source, index_col=0).reset_index(drop=True)
-    data = shuffle_with_ids(data, SEED)
-    is_test = test_mask(len(data), TEST_FRACTION, SEED)
-    train, test = data[~is_test], data[is_test]
-
-    write_public_private(
+    hold_out(
+        data,
         public,
         private,
-        train=train,
-        test_features=test.drop(columns="price"),
-        answers=test[["id", "price"]],
-        sample_submission=test[["id"]].assign(price=1000),
+        target="price",
+        sample={"price": 1000},
+        seed=SEED,
+        test_fraction=TEST_FRACTION,
     )

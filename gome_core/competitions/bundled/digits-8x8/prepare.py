@@ -7,12 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from gome_core.competitions.preparation import (
-    shuffle_with_ids,
-    test_mask,
-    write_images,
-    write_public_private,
-)
+from gome_core.competitions.preparation import hold_out, write_images
 from gome_core.competitions.sources import copy_package_file
 
 SEED = 8
@@ -29,17 +24,15 @@ def prepare(raw: Path, public: Path, private: Path) -> None:
         expected_sha256="09f66e6debdee2cd2b5ae59e0d6abbb73fc2b0e0185d2e1957e9ebb51e23aa22",
     )
     data = pd.read_csv(source, header=None, names=[*PIXELS, "label"]).astype("int64")
-    data = shuffle_with_ids(data[["label", *PIXELS]], SEED)
-    is_test = test_mask(len(data), TEST_FRACTION, SEED, stratify=data["label"])
-    train, test = data[~is_test], data[is_test]
-
-    write_public_private(
+    train, test = hold_out(
+        data[["label", *PIXELS]],
         public,
         private,
-        train=train,
-        test_features=test.drop(columns="label"),
-        answers=test[["id", "label"]],
-        sample_submission=test[["id"]].assign(label=0),
+        target="label",
+        sample={"label": 0},
+        seed=SEED,
+        test_fraction=TEST_FRACTION,
+        stratify="label",
     )
     # Intensities run 0..16 in the source; scale them to 0..255 for the PNGs.
     for split, frame in (("train", train), ("test", test)):

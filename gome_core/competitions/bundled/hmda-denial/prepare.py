@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from gome_core.competitions.preparation import shuffle_with_ids, test_mask, write_public_private
+from gome_core.competitions.preparation import hold_out
 from gome_core.competitions.sources import extract_package_tar_member
 
 SEED = 1990
@@ -25,15 +25,13 @@ def prepare(raw: Path, public: Path, private: Path) -> None:
     )
     data = pd.read_csv(source, index_col=0).reset_index(drop=True)
     data["deny"] = (data["deny"] == "yes").astype("int64")
-    data = shuffle_with_ids(data, SEED)
-    is_test = test_mask(len(data), TEST_FRACTION, SEED, stratify=data["deny"])
-    train, test = data[~is_test], data[is_test]
-
-    write_public_private(
+    hold_out(
+        data,
         public,
         private,
-        train=train,
-        test_features=test.drop(columns="deny"),
-        answers=test[["id", "deny"]],
-        sample_submission=test[["id"]].assign(deny=0.5),
+        target="deny",
+        sample={"deny": 0.5},
+        seed=SEED,
+        test_fraction=TEST_FRACTION,
+        stratify="deny",
     )

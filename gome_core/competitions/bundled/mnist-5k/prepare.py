@@ -7,12 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from gome_core.competitions.preparation import (
-    shuffle_with_ids,
-    test_mask,
-    write_images,
-    write_public_private,
-)
+from gome_core.competitions.preparation import hold_out, write_images
 from gome_core.competitions.sources import copy_package_file
 
 SEED = 5000
@@ -29,17 +24,15 @@ def prepare(raw: Path, public: Path, private: Path) -> None:
         expected_sha256="846f6cad587fea3877f6e0fe0a1968dfc68867ce170d3bc9fc2dccdbed17961d",
     )
     data = pd.read_csv(source, header=None, names=[*PIXELS, "label"]).astype("int64")
-    data = shuffle_with_ids(data[["label", *PIXELS]], SEED)
-    is_test = test_mask(len(data), TEST_FRACTION, SEED, stratify=data["label"])
-    train, test = data[~is_test], data[is_test]
-
-    write_public_private(
+    train, test = hold_out(
+        data[["label", *PIXELS]],
         public,
         private,
-        train=train,
-        test_features=test.drop(columns="label"),
-        answers=test[["id", "label"]],
-        sample_submission=test[["id"]].assign(label=0),
+        target="label",
+        sample={"label": 0},
+        seed=SEED,
+        test_fraction=TEST_FRACTION,
+        stratify="label",
     )
     for split, frame in (("train", train), ("test", test)):
         images = frame[PIXELS].to_numpy().reshape(-1, 28, 28).astype(np.uint8)

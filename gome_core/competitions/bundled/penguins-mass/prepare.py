@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from gome_core.competitions.preparation import shuffle_with_ids, test_mask, write_public_private
+from gome_core.competitions.preparation import hold_out
 from gome_core.competitions.sources import copy_package_file
 
 SEED = 2007
@@ -25,15 +25,13 @@ def prepare(raw: Path, public: Path, private: Path) -> None:
     data = pd.read_csv(source)
     data = data[data["body_mass_g"].notna()].reset_index(drop=True)
     data["body_mass_g"] = data["body_mass_g"].astype("int64")
-    data = shuffle_with_ids(data, SEED)
-    is_test = test_mask(len(data), TEST_FRACTION, SEED, stratify=data["species"])
-    train, test = data[~is_test], data[is_test]
-
-    write_public_private(
+    hold_out(
+        data,
         public,
         private,
-        train=train,
-        test_features=test.drop(columns="body_mass_g"),
-        answers=test[["id", "body_mass_g"]],
-        sample_submission=test[["id"]].assign(body_mass_g=4000),
+        target="body_mass_g",
+        sample={"body_mass_g": 4000},
+        seed=SEED,
+        test_fraction=TEST_FRACTION,
+        stratify="species",
     )

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from gome_core.competitions.preparation import shuffle_with_ids, test_mask, write_public_private
+from gome_core.competitions.preparation import hold_out
 from gome_core.competitions.sources import extract_wheel_member
 
 SEED = 2003
@@ -39,17 +39,15 @@ def prepare(raw: Path, public: Path, private: Path) -> None:
             "fresh": (reviews["category"] == "fresh").astype("int64").to_numpy(),
         }
     )
-    data = shuffle_with_ids(data, SEED)
     # Whole movies go to one side, so a model cannot score by recognising the film.
-    is_test = test_mask(len(data), TEST_FRACTION, SEED, groups=data["movie"])
-    train, test = data[~is_test], data[is_test]
-
-    write_public_private(
+    hold_out(
+        data,
         public,
         private,
-        train=train,
-        test_features=test.drop(columns="fresh"),
-        answers=test[["id", "fresh"]],
-        sample_submission=test[["id"]].assign(fresh=0.5),
+        target="fresh",
+        sample={"fresh": 0.5},
+        seed=SEED,
+        test_fraction=TEST_FRACTION,
+        groups="movie",
         extra_public={"plots.csv": plots},
     )
