@@ -6,6 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from gome_core import LLMRequest, Message
+from gome_core.testing.llm_server import LLMServer
+
 ROOT = Path(__file__).resolve().parents[2]
 PLUGINS = ROOT / "plugins"
 EXAMPLE_LLM_PLUGIN = ROOT / "docs" / "examples" / "gome-http-llm"
@@ -31,3 +34,19 @@ def fake_keys(monkeypatch: pytest.MonkeyPatch) -> str:
 def no_keys(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY"):
         monkeypatch.delenv(name, raising=False)
+
+
+#: Quick retries and a short time-out: fault tests should not wait.
+FAST = {"backoff_initial_s": 0.01, "timeout_s": 2.0}
+
+
+@pytest.fixture
+def server():
+    """A local wire server of the test's own."""
+    with LLMServer() as server:
+        yield server
+
+
+def ask(text: str = "Diagnose.", **kwargs: object) -> LLMRequest:
+    """A one-message request."""
+    return LLMRequest((Message.user(text),), **kwargs)  # type: ignore[arg-type]

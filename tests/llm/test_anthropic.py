@@ -10,12 +10,12 @@ import gome_anthropic.plugin
 import pytest
 from gome_anthropic import AnthropicBackend, AnthropicConfig
 
-from gome_core import LLMRequest, Message, UsageError
+from gome_core import UsageError
 from gome_core.llm import LLMSchemaError, PriceTable, TokenCounts
 from gome_core.testing import PluginSuite
 from gome_core.testing.llm_server import LLMServer, Reply
 from gome_core.testing.llm_suite import EXPECTED, VALID, LLMBackendSuite, SuiteVerdict
-from tests.llm.conftest import FAKE_KEY, PLUGINS
+from tests.llm.conftest import FAKE_KEY, FAST, PLUGINS, ask
 
 
 class TestAnthropicPlugin(PluginSuite):
@@ -38,26 +38,16 @@ class TestAnthropicBackendConforms(LLMBackendSuite):
         backend.close()
 
 
-@pytest.fixture
-def server():
-    with LLMServer() as server:
-        yield server
-
-
 def _backend(server: LLMServer, **settings) -> AnthropicBackend:
-    settings = {"backoff_initial_s": 0.01, "timeout_s": 2.0, **settings}
+    settings = {**FAST, **settings}
     return AnthropicBackend(
         AnthropicConfig(base_url=server.url, **settings), environ={"ANTHROPIC_API_KEY": FAKE_KEY}
     )
 
 
-def _ask(text="Diagnose.", **kwargs) -> LLMRequest:
-    return LLMRequest((Message.user(text),), **kwargs)
-
-
 def test_structured_output_is_a_forced_tool_call(server):
     server.reply(data=VALID)
-    response = _backend(server).complete(_ask(schema=SuiteVerdict, system="The task: ..."))
+    response = _backend(server).complete(ask(schema=SuiteVerdict, system="The task: ..."))
     assert response.parsed == EXPECTED
     body = server.requests[0].body
     [tool] = body["tools"]
@@ -78,7 +68,7 @@ def test_the_system_prompt_is_cached_and_cache_tokens_are_priced(server):
         output_tokens=100,
     )
     response = _backend(server, model="claude-sonnet-4-6").complete(
-        _ask(system="A long, stable task description.")
+        ask(system="A long, stable task description.")
     )
     [block] = server.requests[0].body["system"]
     assert block["cache_control"] == {"type": "ephemeral", "ttl": "5m"}
@@ -92,7 +82,7 @@ def test_the_system_prompt_is_cached_and_cache_tokens_are_priced(server):
 
 
 def test_caching_can_be_switched_off(server):
-    _backend(server, prompt_caching=False).complete(_ask(system="Task."))
+    _backend(server, prompt_caching=False).complete(ask(system="Task."))
     assert server.requests[0].body["system"] == [{"type": "text", "text": "Task."}]
 
 
@@ -101,7 +91,7 @@ def test_thinking_uses_auto_tool_choice_and_no_temperature(server):
     backend = _backend(
         server, thinking="enabled", thinking_budget=2048, temperature=0.5, max_output_tokens=1000
     )
-    response = backend.complete(_ask(schema=SuiteVerdict, system="Task."))
+    response = backend.complete(ask(schema=SuiteVerdict, system="Task."))
     assert response.parsed == EXPECTED and response.usage.reasoning_tokens == 300
     body = server.requests[0].body
     assert body["thinking"] == {"type": "enabled", "budget_tokens": 2048}
@@ -114,14 +104,14 @@ def test_thinking_uses_auto_tool_choice_and_no_temperature(server):
 def test_with_thinking_a_json_text_answer_is_accepted(server):
     server.reply(text="Here is my verdict:\n" + json.dumps(VALID))
     backend = _backend(server, thinking="adaptive")
-    assert backend.complete(_ask(schema=SuiteVerdict)).parsed == EXPECTED
+    assert backend.complete(ask(schema=SuiteVerdict)).parsed == EXPECTED
     assert server.requests[0].body["thinking"] == {"type": "adaptive"}
 
 
 def test_with_thinking_a_missing_tool_call_is_repaired(server):
     server.reply(text="I think it should be rejected.").reply(data=VALID)
     backend = _backend(server, thinking="enabled")
-    assert backend.complete(_ask(schema=SuiteVerdict)).parsed == EXPECTED
+    assert backend.complete(ask(schema=SuiteVerdict)).parsed == EXPECTED
     follow_up = server.requests[1].messages[-1][1]
     assert "Call the tool `SuiteVerdict` again" in follow_up
 
@@ -129,7 +119,7 @@ def test_with_thinking_a_missing_tool_call_is_repaired(server):
 def test_effort_goes_to_output_config_and_a_rejection_drops_it(server):
     server.fail(400, "output_config.effort: Extra inputs are not permitted")
     backend = _backend(server, effort="high", model="claude-haiku-4-5")
-    assert backend.complete(_ask()).text.startswith("echo")
+    assert backend.complete(ask()).text.startswith("echo")
     first, second = server.requests
     assert first.body["output_config"] == {"effort": "high"}
     assert "output_config" not in second.body
@@ -137,19 +127,19 @@ def test_effort_goes_to_output_config_and_a_rejection_drops_it(server):
 
 
 def test_temperature_travels_in_the_body(server):
-    _backend(server, temperature=0.3).complete(_ask())
+    _backend(server, temperature=0.3).complete(ask())
     assert server.requests[0].body["temperature"] == 0.3
 
 
 def test_an_overloaded_answer_is_retried(server):
     server.fail(529, "Overloaded").reply("fine")
-    assert _backend(server).complete(_ask()).text == "fine"
+    assert _backend(server).complete(ask()).text == "fine"
 
 
 def test_the_schema_error_names_the_problems(server):
     server.handler = lambda request: Reply(data={"verdict": "accept"})
     with pytest.raises(LLMSchemaError) as caught:
-        _backend(server, repair_rounds=0).complete(_ask(schema=SuiteVerdict))
+        _backend(server, repair_rounds=0).complete(ask(schema=SuiteVerdict))
     assert "$.findings: required, missing" in str(caught.value)
 
 

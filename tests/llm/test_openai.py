@@ -10,7 +10,7 @@ import gome_openai.plugin
 import pytest
 from gome_openai import OpenAIBackend, OpenAIConfig
 
-from gome_core import LLMRequest, Message, UsageError
+from gome_core import UsageError
 from gome_core.llm import LLMSchemaError, MissingAPIKeyError
 from gome_core.testing import PluginSuite
 from gome_core.testing.llm_server import Fault, LLMServer, Reply
@@ -20,7 +20,7 @@ from gome_core.testing.llm_suite import (
     LLMBackendSuite,
     SuiteVerdict,
 )
-from tests.llm.conftest import FAKE_KEY, PLUGINS
+from tests.llm.conftest import FAKE_KEY, FAST, PLUGINS, ask
 
 
 class TestOpenAIPlugin(PluginSuite):
@@ -41,27 +41,17 @@ class TestOpenAIBackendConforms(LLMBackendSuite):
         backend.close()
 
 
-@pytest.fixture
-def server():
-    with LLMServer() as server:
-        yield server
-
-
 def _backend(server: LLMServer, **settings) -> OpenAIBackend:
-    settings = {"backoff_initial_s": 0.01, "timeout_s": 2.0, **settings}
+    settings = {**FAST, **settings}
     return OpenAIBackend(
         OpenAIConfig(base_url=server.openai_url, **settings), environ={"OPENAI_API_KEY": FAKE_KEY}
     )
 
 
-def _ask(text="Diagnose.", **kwargs) -> LLMRequest:
-    return LLMRequest((Message.user(text),), **kwargs)
-
-
 def test_structured_output_is_a_strict_json_schema_on_the_wire(server):
     server.reply(data=VALID)
     response = _backend(server, model="gpt-5").complete(
-        _ask(schema=SuiteVerdict, system="You judge.")
+        ask(schema=SuiteVerdict, system="You judge.")
     )
     assert response.parsed == EXPECTED
     [request] = server.requests
@@ -75,7 +65,7 @@ def test_structured_output_is_a_strict_json_schema_on_the_wire(server):
 
 def test_reasoning_effort_and_token_limit_are_sent(server):
     server.reply("ok")
-    _backend(server, reasoning_effort="high", max_output_tokens=1234).complete(_ask())
+    _backend(server, reasoning_effort="high", max_output_tokens=1234).complete(ask())
     body = server.requests[0].body
     assert body["reasoning_effort"] == "high"
     assert body["max_completion_tokens"] == 1234 and "max_tokens" not in body
@@ -91,8 +81,8 @@ def test_a_rejected_temperature_is_dropped_and_remembered_per_model(server):
         param="temperature",
         code="unsupported_value",
     )
-    assert backend.complete(_ask("one")).text == "echo: one"
-    assert backend.complete(_ask("two")).text == "echo: two"
+    assert backend.complete(ask("one")).text == "echo: one"
+    assert backend.complete(ask("two")).text == "echo: two"
     bodies = [r.body for r in server.requests]
     assert [b.get("temperature") for b in bodies] == [0.2, None, None]
     assert backend.rejected_params("o3") == {"temperature"}
@@ -115,7 +105,7 @@ def test_a_rejected_temperature_is_dropped_and_remembered_per_model(server):
 def test_rejected_parameters_are_recognised_in_each_servers_wording(server, message, param):
     server.fail(400, message, param=param)
     backend = _backend(server, reasoning_effort="low")
-    assert backend.complete(_ask()).text.startswith("echo")
+    assert backend.complete(ask()).text.startswith("echo")
     assert "reasoning_effort" not in server.requests[-1].body
 
 
@@ -123,7 +113,7 @@ def test_a_server_without_json_schema_gets_the_schema_in_the_prompt(server):
     backend = _backend(server)
     server.fail(400, "Unsupported parameter: 'response_format' is not supported")
     server.reply(text="```json\n" + __import__("json").dumps(VALID) + "\n```")
-    assert backend.complete(_ask(schema=SuiteVerdict)).parsed == EXPECTED
+    assert backend.complete(ask(schema=SuiteVerdict)).parsed == EXPECTED
     retry = server.requests[-1]
     assert "response_format" not in retry.body
     assert '"confidence"' in retry.system
@@ -132,7 +122,7 @@ def test_a_server_without_json_schema_gets_the_schema_in_the_prompt(server):
 def test_prompt_mode_sends_no_response_format(server):
     server.reply(text=__import__("json").dumps(VALID))
     backend = _backend(server, structured="prompt", api_key_env="")
-    assert backend.complete(_ask(schema=SuiteVerdict)).parsed == EXPECTED
+    assert backend.complete(ask(schema=SuiteVerdict)).parsed == EXPECTED
     request = server.requests[0]
     assert "response_format" not in request.body and "SuiteVerdict" in request.system
     assert FAKE_KEY not in request.headers.get("authorization", "")
@@ -141,7 +131,7 @@ def test_prompt_mode_sends_no_response_format(server):
 def test_a_refusal_is_repaired_then_a_typed_error(server):
     server.handler = lambda request: Reply("I can't help with that.", finish="refusal")
     with pytest.raises(LLMSchemaError) as caught:
-        _backend(server, repair_rounds=1).complete(_ask(schema=SuiteVerdict))
+        _backend(server, repair_rounds=1).complete(ask(schema=SuiteVerdict))
     assert "refused" in caught.value.problems[0]
     assert caught.value.rounds == 2 and len(server.requests) == 2
 
@@ -158,7 +148,7 @@ def test_a_missing_key_names_the_variable_when_the_backend_is_built(no_keys):
 def test_the_key_comes_from_the_named_variable(server, monkeypatch):
     monkeypatch.setenv("TEAM_OPENAI_KEY", "sk-team-key-0123456789")
     backend = OpenAIBackend(OpenAIConfig(base_url=server.openai_url, api_key_env="TEAM_OPENAI_KEY"))
-    backend.complete(_ask())
+    backend.complete(ask())
     assert server.requests[0].headers["authorization"] == "Bearer sk-team-key-0123456789"
     assert "sk-team" not in repr(backend) and "sk-team" not in repr(backend.api_key)
 
@@ -166,7 +156,7 @@ def test_the_key_comes_from_the_named_variable(server, monkeypatch):
 def test_a_500_then_repair_counts_every_exchange(server):
     server.script(Fault(500), Reply(data={**VALID, "verdict": "maybe"}), Reply(data=VALID))
     backend = _backend(server)
-    response = backend.complete(_ask(schema=SuiteVerdict))
+    response = backend.complete(ask(schema=SuiteVerdict))
     assert response.parsed == EXPECTED and response.usage.calls == 2
     assert (backend.stats.retries, backend.stats.repairs, backend.stats.exchanges) == (1, 1, 2)
 
@@ -176,7 +166,7 @@ def test_events_report_retries_without_prompt_text(server):
     backend = _backend(server)
     backend.on_event = lambda kind, **fields: seen.append((kind, fields))
     server.fail(429, retry_after=0.01)
-    backend.complete(_ask("a secret prompt"))
+    backend.complete(ask("a secret prompt"))
     [(kind, fields)] = seen
     assert kind == "retry" and fields["status"] == 429 and fields["failure"] == "rate_limit"
     assert "a secret prompt" not in repr(fields)
@@ -228,7 +218,7 @@ output = 1.10
     resolved = resolve(files=[config], overrides=["llm.reasoning_effort=low"], registry=registry)
     backend = resolved.config.llm.create(registry)
     server.reply("ok", input_tokens=1_000_000, cached_tokens=0, output_tokens=1_000_000)
-    assert backend.complete(_ask()).usage.usd == pytest.approx(0.27 + 1.10)
+    assert backend.complete(ask()).usage.usd == pytest.approx(0.27 + 1.10)
     assert "sk-deepseek" not in resolved.to_toml() and "sk-deepseek" not in repr(resolved)
     bad = "llm.reasoning_effort=extreme"
     with pytest.raises(UsageError, match="reasoning_effort must be one of"):

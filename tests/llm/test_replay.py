@@ -71,12 +71,6 @@ class TestRecordingConforms(LLMBackendSuite):
         assert FAKE_KEY not in text
 
 
-@pytest.fixture
-def server():
-    with LLMServer() as server:
-        yield server
-
-
 def _openai(server: LLMServer, key: str = FAKE_KEY) -> OpenAIBackend:
     return OpenAIBackend(
         OpenAIConfig(base_url=server.openai_url, backoff_initial_s=0.01),
