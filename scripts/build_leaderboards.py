@@ -154,6 +154,18 @@ def _loguniform(rng: np.random.Generator, low: float, high: float) -> float:
     return float(np.exp(rng.uniform(np.log(low), np.log(high))))
 
 
+def tuned_hist_gb(model: Any, seed: int) -> Any:
+    """A histogram gradient-boosting model tuned by a 6-draw random search, 3-fold cv."""
+    from sklearn.model_selection import RandomizedSearchCV
+
+    grid = {
+        "learning_rate": [0.03, 0.06, 0.1, 0.2],
+        "max_leaf_nodes": [15, 31, 63],
+        "l2_regularization": [0.0, 0.1, 1.0],
+    }
+    return RandomizedSearchCV(model, grid, n_iter=6, cv=3, random_state=seed)
+
+
 def classifier_panel(
     spec: Spec, rng: np.random.Generator, n_rows: int
 ) -> list[tuple[str, Any, bool]]:
@@ -174,7 +186,7 @@ def classifier_panel(
         VotingClassifier,
     )
     from sklearn.linear_model import LogisticRegression, SGDClassifier
-    from sklearn.model_selection import GridSearchCV, RandomizedSearchCV
+    from sklearn.model_selection import GridSearchCV
     from sklearn.naive_bayes import GaussianNB
     from sklearn.neighbors import KNeighborsClassifier
     from sklearn.neural_network import MLPClassifier
@@ -273,17 +285,7 @@ def classifier_panel(
         ),
         (
             "tuned: hist gb (random search, 6 draws, 3-fold cv)",
-            RandomizedSearchCV(
-                HistGradientBoostingClassifier(random_state=r),
-                {
-                    "learning_rate": [0.03, 0.06, 0.1, 0.2],
-                    "max_leaf_nodes": [15, 31, 63],
-                    "l2_regularization": [0.0, 0.1, 1.0],
-                },
-                n_iter=6,
-                cv=3,
-                random_state=r,
-            ),
+            tuned_hist_gb(HistGradientBoostingClassifier(random_state=r), r),
             False,
         ),
         (
@@ -337,7 +339,7 @@ def regressor_panel(
         Ridge,
         RidgeCV,
     )
-    from sklearn.model_selection import GridSearchCV, RandomizedSearchCV
+    from sklearn.model_selection import GridSearchCV
     from sklearn.neighbors import KNeighborsRegressor
     from sklearn.neural_network import MLPRegressor
     from sklearn.preprocessing import StandardScaler
@@ -448,19 +450,7 @@ def regressor_panel(
         ),
         (
             "tuned: hist gb (random search, 6 draws, 3-fold cv)",
-            maybe_log(
-                RandomizedSearchCV(
-                    HistGradientBoostingRegressor(random_state=r),
-                    {
-                        "learning_rate": [0.03, 0.06, 0.1, 0.2],
-                        "max_leaf_nodes": [15, 31, 63],
-                        "l2_regularization": [0.0, 0.1, 1.0],
-                    },
-                    n_iter=6,
-                    cv=3,
-                    random_state=r,
-                )
-            ),
+            maybe_log(tuned_hist_gb(HistGradientBoostingRegressor(random_state=r), r)),
             False,
         ),
         (
