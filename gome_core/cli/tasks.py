@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
+from gome_core.cli.byod import init as byod_init
 from gome_core.errors import UsageError
 
 if TYPE_CHECKING:
@@ -73,6 +74,9 @@ def _summary(comp: Competition) -> dict[str, Any]:
 @click.group()
 def tasks() -> None:
     """List, inspect and prepare competitions (MLE-bench layout)."""
+
+
+tasks.add_command(byod_init)  # gome tasks init: a competition from your own data
 
 
 @tasks.command("list")
@@ -292,12 +296,3 @@ def grade(
         _print_report(report)
     if not report.valid_submission:
         ctx.exit(1)
-
-
-def _add_init() -> None:
-    from gome_core.cli.byod import init
-
-    tasks.add_command(init)
-
-
-_add_init()
