@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import attrs
 import click
 
 __all__ = ["study"]
@@ -19,7 +20,14 @@ __all__ = ["study"]
 )
 @click.option("--workers", type=click.IntRange(min=0), help="Cells run at once (default: spec).")
 @click.option("--dry-run", is_flag=True, help="Check the spec and list the cells; run nothing.")
-def study(spec_path: str, out_dir: str | None, workers: int | None, dry_run: bool) -> None:
+@click.option(
+    "--summarize",
+    is_flag=True,
+    help="Write the tables and figures of the cells finished so far; run no cell.",
+)
+def study(
+    spec_path: str, out_dir: str | None, workers: int | None, dry_run: bool, summarize: bool
+) -> None:
     """Run a study: every cell of the spec's grid, concurrently and resumably.
 
     Finished cells (those with a cell.json) are skipped, so running the same command again after
@@ -33,7 +41,7 @@ def study(spec_path: str, out_dir: str | None, workers: int | None, dry_run: boo
     registry = get_registry()
     spec = load_spec(spec_path, registry)
     out = Path(out_dir) if out_dir else Path("runs") / "studies" / spec.study.name
-    plan = plan_study(spec, out, registry=registry, prepare=not dry_run)
+    plan = plan_study(spec, out, registry=registry, prepare=not (dry_run or summarize))
     click.echo(
         f"gome study {spec.study.name}: {len(plan.cells)} cells, {len(plan.finished)} finished, "
         f"{len(plan.pending)} to run; study directory {plan.out_dir}",
@@ -43,6 +51,8 @@ def study(spec_path: str, out_dir: str | None, workers: int | None, dry_run: boo
         for line in plan.describe():
             click.echo(line)
         return
+    if summarize:  # a study still running elsewhere, or stopped part-way: tables of what is done
+        plan = attrs.evolve(plan, pending=())
     try:
         with sigterm_interrupts():
             result = run_study(

@@ -85,3 +85,14 @@ def test_the_ci_study_runs_and_resumes(gome, tmp_path):
     assert "[16/16] gome/skill-1/breast-cancer/seed-0: " in again.stderr
     assert (lost / "cell.json").is_file()
     assert before == {p: p.stat().st_mtime_ns for p in before}
+
+    # --summarize writes the tables and figures again from the finished cells, running none.
+    shutil.rmtree(out / "results")
+    (lost / "cell.json").unlink()
+    summary = gome("study", str(CI_SPEC), "--out", str(out), "--summarize", timeout=120)
+    assert summary.returncode == 0, summary.stderr[-4000:]
+    assert "ran 0 cells, skipped 15 finished ones" in summary.stdout
+    assert not (lost / "cell.json").exists()
+    rows = list(csv.DictReader((out / "results" / "aggregate.csv").open()))
+    assert {r["seeds"] for r in rows} == {"1", "2"}  # the lost cell's row has one seed left
+    assert (out / "results" / "crossover.png").stat().st_size > 0
