@@ -111,6 +111,8 @@ def hold_out(
     written — the test features without ``target``, the answers (``id``, ``target``) kept
     private, a sample submission of the constant columns ``sample``. Returns ``(train, test)``
     for files of their own (images, say)."""
+    if stratify and groups:
+        raise ValueError("hold_out: stratify by a column or keep whole groups, not both")
     data = shuffle_with_ids(data, seed)
     is_test = test_mask(
         len(data),

@@ -339,7 +339,11 @@ class Engine:
 
         final = None
         if status != "interrupted":
-            final = self._final_choice()
+            try:
+                final = self._final_choice()
+            except KeyboardInterrupt:  # the steps are saved; a resume makes the choice again
+                status, reason = "interrupted", "interrupted by the user during the final choice"
+        if status != "interrupted":
             self._emit(
                 "run_finished",
                 status=status,
@@ -427,13 +431,17 @@ class Engine:
     def _revalidate_all(self, runs: list[tuple[Node, int]]) -> dict[tuple[str, int], float | None]:
         """Re-validate each (node, seed), as many at once as the run has workers."""
         pool = futures.ThreadPoolExecutor(self.settings.workers, thread_name_prefix="gome-final")
+        jobs: dict[tuple[str, int], futures.Future[float | None]] = {}
         try:
-            jobs = {
-                (node.id, seed): pool.submit(self._revalidate, node, seed) for node, seed in runs
-            }
+            for node, seed in runs:
+                jobs[node.id, seed] = pool.submit(self._revalidate, node, seed)
             return {key: job.result() for key, job in jobs.items()}
         except BaseException:  # Ctrl-C: end the runs in flight rather than wait for them
-            self.executor.cancel()
+            pool.shutdown(wait=False, cancel_futures=True)  # nothing queued starts from now on
+            # A worker may have taken its job just before: cancel until every job is over.
+            while not all(job.done() for job in jobs.values()):
+                self.executor.cancel()
+                futures.wait(jobs.values(), timeout=0.5)
             raise
         finally:
             pool.shutdown(wait=True, cancel_futures=True)

@@ -133,9 +133,15 @@ def _relative_paths(grading: dict[str, Any] | None, cell_dir: Path) -> dict[str,
     if not grading or not grading.get("submission_path"):
         return grading
     path, cell = Path(grading["submission_path"]).resolve(), cell_dir.resolve()
-    if path.is_relative_to(cell):
-        grading = {**grading, "submission_path": path.relative_to(cell).as_posix()}
-    return grading
+    if not path.is_relative_to(cell):
+        return grading
+    relative = path.relative_to(cell).as_posix()
+    reason = grading.get("reason")
+    return {
+        **grading,
+        "submission_path": relative,
+        "reason": reason.replace(str(path), relative) if isinstance(reason, str) else reason,
+    }
 
 
 def _reference_scores(store: Any, competition: Any) -> dict[str, float | None]:

@@ -253,7 +253,16 @@ def run_study(
         finally:
             if owned:
                 runner.close()
-    summaries = [s for cell in plan.cells if (s := read_cell(plan.out_dir / CELLS_DIR / cell.key))]
+    # Only cells run with the spec's current settings: a stale one (its settings changed since)
+    # is left out of the tables until it has run again.
+    current = {task.key: task.fingerprint for task in plan.pending}
+    current |= {key: summary.get("fingerprint") for key, summary in plan.finished.items()}
+    summaries = [
+        s
+        for cell in plan.cells
+        if (s := read_cell(plan.out_dir / CELLS_DIR / cell.key))
+        and s.get("fingerprint") == current.get(cell.key)
+    ]
     rows = aggregate(summaries, presets=spec.grid.presets, competitions=spec.grid.competitions)
     files = write_results(spec, plan.out_dir, rows, summaries)
     return StudyResult(

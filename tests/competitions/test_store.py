@@ -339,3 +339,23 @@ def test_the_hold_out_example_of_the_guide_builds_a_competition(tmp_path):
     assert set(train["id"]).isdisjoint(test["id"])
     # Stratified: the test set keeps the quarter of defaults.
     assert answers["default"].mean() == train["default"].mean() == 0.25
+
+
+def test_hold_out_refuses_both_strata_and_groups(tmp_path):
+    import pandas as pd
+
+    from gome_core.competitions.preparation import hold_out
+
+    data = pd.DataFrame({"x": range(8), "y": [0, 1] * 4, "g": [0, 0, 1, 1] * 2})
+    with pytest.raises(ValueError, match="not both"):
+        hold_out(
+            data,
+            tmp_path,
+            tmp_path,
+            target="y",
+            sample={"y": 0},
+            seed=0,
+            test_fraction=0.25,
+            stratify="y",
+            groups="g",
+        )

@@ -139,8 +139,8 @@ RUNNER = textwrap.dedent(
     store, competition = open_competition(
         "toy-mae", competitions_dirs=[competitions], data_dir=data
     )
-    resolved = resolve(preset="toy", overrides=["budget.steps=8", "optimizer.traces=2"],
-                       registry=registry)
+    overrides = ["budget.steps=8", "optimizer.traces=2", *sys.argv[4:]]
+    resolved = resolve(preset="toy", overrides=overrides, registry=registry)
     build_engine(resolved, competition_ref(competition), run_dir=run_dir,
                  sources={"competitions_dirs": [competitions], "data_dir": data}).run()
     """
@@ -186,3 +186,48 @@ def test_a_run_killed_with_sigkill_resumes_without_losing_steps(
     assert finished[: len(before)] == before  # what was finished before the kill is kept
     assert any(e["type"] == "run_resumed" and e["steps"] == len(before) for e in events)
     assert (run_dir / "submission.csv").is_file()
+
+
+def test_ctrl_c_during_the_final_choice_ends_its_runs_and_pauses_the_run(
+    toy_registry, toy_competition, tmp_path
+):
+    _, competition = toy_competition
+    run_dir, workspaces = tmp_path / "run", tmp_path / "ws"
+    root = Path(__file__).resolve().parents[2]
+    # Re-validation on seed 1 takes a minute; three candidates, two at a time.
+    settings = [
+        "optimizer.implementer.slow_seed=1",
+        "engine.final_top_k=3",
+        f"executor.workspace_root={str(workspaces)!r}",
+    ]
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            RUNNER,
+            str(competition.competition_dir.parent),
+            str(competition.data_dir.parent),
+            str(run_dir),
+            *settings,
+        ],
+        cwd=root,
+        env={**os.environ, "PYTHONPATH": str(root)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not list(workspaces.glob("*final-seed1*")):
+        time.sleep(0.05)
+    assert list(workspaces.glob("*final-seed1*")), "the final re-validation never started"
+    time.sleep(0.5)
+    interrupted = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    proc.wait(timeout=30)
+    # Ended, not waited for: the runs in flight and the one still queued are a minute each.
+    assert time.monotonic() - interrupted < 20
+    events = _events(run_dir)
+    assert events[-1]["type"] == "run_paused"
+    assert "final choice" in events[-1]["reason"]
+    assert not any(e["type"] == "final_choice" for e in events)
+    assert len(list(workspaces.glob("*final-seed1*"))) <= 2  # the queued third never started

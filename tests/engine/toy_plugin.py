@@ -25,8 +25,10 @@ from gome_core import (
 )
 
 PROGRAM = """\
-import csv, os, random
+import csv, os, random, time
 A = {a!r}
+if int(os.environ.get("GOME_SEED", "0")) == {slow_seed}:
+    time.sleep(60)  # a slow run on this seed, for tests that stop a run while it runs
 rows = list(csv.DictReader(open("input/train.csv")))
 rng = random.Random(int(os.environ.get("GOME_SEED", "0")))
 rng.shuffle(rows)
@@ -45,6 +47,7 @@ print("validation mae", mae, "seed", os.environ.get("GOME_SEED"))
 class ToyConfig:
     start: float = 0.5
     fail_at: int = -1  # the step number whose implementation raises
+    slow_seed: int = -1  # runs with this GOME_SEED take a minute
 
 
 class ToyEstimator(GradientEstimator):
@@ -73,7 +76,8 @@ class ToyImplementer(Implementer):
         if number == self.config.fail_at and request.operator != "debug":
             raise RuntimeError("the toy implementer broke on purpose")
         a = request.direction.chosen.edit["a"] if request.direction else self.config.start
-        files = {"main.py": PROGRAM.format(a=a), "a.json": json.dumps(a)}
+        program = PROGRAM.format(a=a, slow_seed=self.config.slow_seed)
+        files = {"main.py": program, "a.json": json.dumps(a)}
         return Candidate(request.candidate_id, files, operator=request.operator)
 
 

@@ -8,6 +8,7 @@ import os
 import time
 from pathlib import Path
 
+import attrs
 import pytest
 
 from gome_core.interfaces import CellRunner
@@ -150,7 +151,11 @@ def test_cells_whose_settings_changed_are_run_again(write_spec, registry, tmp_pa
         write_spec(write_spec().read_text().replace("steps = 2", "steps = 3"), name="longer.toml"),
         registry,
     )
-    assert len(plan_study(longer, out, registry=registry, prepare=False).pending) == 16
+    plan = plan_study(longer, out, registry=registry, prepare=False)
+    assert len(plan.pending) == 16
+    # Until they have run again, their old summaries stay out of the tables (--summarize).
+    summary = run_study(attrs.evolve(plan, pending=()), registry=registry)
+    assert summary.ran == 0 and all(row.cells == 0 for row in summary.rows)
 
 
 def test_results_are_written_as_tables_and_non_empty_figures(write_spec, registry, tmp_path):
