@@ -231,3 +231,10 @@ def test_ctrl_c_during_the_final_choice_ends_its_runs_and_pauses_the_run(
     assert "final choice" in events[-1]["reason"]
     assert not any(e["type"] == "final_choice" for e in events)
     assert len(list(workspaces.glob("*final-seed1*"))) <= 2  # the queued third never started
+
+    # Resumed, the run makes its final choice (here on a quick seed) and finishes.
+    engine, _, _ = resume_engine(run_dir, overrides=["engine.final_seeds=[2]"])
+    outcome = engine.run(resumed=True)
+    events = _events(run_dir)
+    assert outcome.final is not None and events[-1]["type"] == "run_finished"
+    assert next(e for e in events if e["type"] == "final_choice")["seeds"] == [2]
