@@ -102,17 +102,21 @@ def _cell_record(cell: Cell) -> dict[str, Any]:
     }
 
 
-def _prepare_competitions(spec: StudySpec) -> None:
+def _check_competitions(spec: StudySpec, *, prepare: bool) -> None:
+    """Every competition exists (a dry run stops here); ``prepare``: prepared and gradable."""
+    from gome_core.competitions import CompetitionStore
     from gome_core.engine.launch import competition_ref, open_competition
 
+    dirs, data_dir = spec.competitions_dirs(), spec.data_dir()
     for i, competition_id in enumerate(spec.grid.competitions):
         try:
-            _, competition = open_competition(
-                competition_id,
-                competitions_dirs=spec.competitions_dirs(),
-                data_dir=spec.data_dir(),
-            )
-            competition_ref(competition)  # a leaderboard whose direction cannot be read
+            if prepare:
+                _, competition = open_competition(
+                    competition_id, competitions_dirs=dirs, data_dir=data_dir
+                )
+                competition_ref(competition)  # a leaderboard whose direction cannot be read
+            else:
+                CompetitionStore.default(list(dirs) or None, data_dir).get(competition_id)
         except GomeError as exc:
             raise UsageError(f"$.grid.competitions[{i}] ({competition_id}): {exc}") from None
 
@@ -124,7 +128,8 @@ def plan_study(
     registry: PluginRegistry | None = None,
     prepare: bool = True,
 ) -> StudyPlan:
-    """Expand and check the grid; find the finished cells. ``prepare``: prepare competitions."""
+    """Expand and check the grid; find the finished cells. Every competition must exist;
+    ``prepare``: prepare them too (and check that each can be graded)."""
     registry = registry or get_registry()
     out = Path(out_dir).resolve()
     cells = expand_grid(spec)
@@ -155,8 +160,7 @@ def plan_study(
                 data_dir=spec.data_dir(),
             )
         )
-    if prepare:
-        _prepare_competitions(spec)
+    _check_competitions(spec, prepare=prepare)
     return StudyPlan(spec, out, tuple(cells), tuple(pending), finished)
 
 

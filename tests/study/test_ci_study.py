@@ -38,6 +38,15 @@ def test_a_bad_spec_is_an_error_with_its_path(gome, tmp_path):
     assert "$.grid.skills[1]: expected a number between 0 and 1, got 2.0" in result.stderr
 
 
+def test_a_dry_run_checks_that_the_competitions_exist(gome, tmp_path):
+    spec = tmp_path / "typo.toml"
+    spec.write_text(CI_SPEC.read_text().replace('"breast-cancer"', '"breast-cancr"'))
+    result = gome("study", str(spec), "--dry-run")
+    assert result.returncode != 0
+    assert "$.grid.competitions[1] (breast-cancr): no competition named" in result.stderr
+    assert "Did you mean 'breast-cancer'?" in result.stderr
+
+
 @pytest.mark.slow
 def test_the_ci_study_runs_and_resumes(gome, tmp_path):
     out = tmp_path / "ci-small"
