@@ -30,21 +30,28 @@ def test_dry_run_lists_the_cells_without_running_them(gome, tmp_path):
     assert not (tmp_path / "s" / "cells").exists()
 
 
-def test_a_bad_spec_is_an_error_with_its_path(gome, tmp_path):
+@pytest.mark.parametrize(
+    ("wrong", "message"),
+    [
+        (
+            ("skills = [0.25, 1.0]", "skills = [0.25, 2.0]"),
+            "$.grid.skills[1]: expected a number between 0 and 1, got 2.0",
+        ),
+        # A dry run also finds the competitions (it prepares none).
+        (
+            ('"breast-cancer"', '"breast-cancr"'),
+            "$.grid.competitions[1] (breast-cancr): no competition named 'breast-cancr'. "
+            "Did you mean 'breast-cancer'?",
+        ),
+    ],
+    ids=["skill", "competition"],
+)
+def test_a_bad_spec_is_an_error_with_its_path(gome, tmp_path, wrong, message):
     spec = tmp_path / "bad.toml"
-    spec.write_text(CI_SPEC.read_text().replace("skills = [0.25, 1.0]", "skills = [0.25, 2.0]"))
+    spec.write_text(CI_SPEC.read_text().replace(*wrong))
     result = gome("study", str(spec), "--dry-run")
     assert result.returncode != 0
-    assert "$.grid.skills[1]: expected a number between 0 and 1, got 2.0" in result.stderr
-
-
-def test_a_dry_run_checks_that_the_competitions_exist(gome, tmp_path):
-    spec = tmp_path / "typo.toml"
-    spec.write_text(CI_SPEC.read_text().replace('"breast-cancer"', '"breast-cancr"'))
-    result = gome("study", str(spec), "--dry-run")
-    assert result.returncode != 0
-    assert "$.grid.competitions[1] (breast-cancr): no competition named" in result.stderr
-    assert "Did you mean 'breast-cancer'?" in result.stderr
+    assert message in result.stderr
 
 
 @pytest.mark.slow
