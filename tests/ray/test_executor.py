@@ -43,6 +43,18 @@ class TestRayExecutor(ExecutorSuite):
             yield ex
 
 
+class TestRayExecutorShipping(ExecutorSuite):
+    """The suite with every file shipped, as to workers that cannot see the caller's paths; the
+    candidates' processes end on the worker (checked by a test below, by their process ids)."""
+
+    observes_processes = False
+
+    @pytest.fixture
+    def executor(self, ray_instance, tmp_path):
+        with make(tmp_path, transfer="ship", worker_root=str(tmp_path / "worker")) as ex:
+            yield ex
+
+
 @pytest.fixture
 def public_dir(tmp_path: Path) -> Path:
     public = tmp_path / "public"
@@ -103,6 +115,33 @@ def test_shipped_files_travel_both_ways_and_the_input_goes_once(ray_instance, tm
     cached = [p for p in (worker_root / "inputs").iterdir() if p.is_dir()]
     assert len(cached) == 1 and (cached[0] / "train.csv").read_text() == "id,y\n1,0\n2,1\n"
     assert list((worker_root / "workspaces").iterdir()) == []
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"  # a zombie has ended; it only waits to be reaped
+
+
+def test_a_shipped_run_leaves_no_process_behind_on_the_worker(ray_instance, tmp_path):
+    code = """
+        import subprocess, sys, time
+        escaped = subprocess.Popen(
+            [sys.executable, "-c", "import time; time.sleep(60)"], start_new_session=True
+        )
+        print(escaped.pid, flush=True)
+        time.sleep(60)
+    """
+    with make(tmp_path, transfer="ship", worker_root=str(tmp_path / "worker")) as executor:
+        result = run(executor, code, limits=ResourceLimits(timeout_s=2.0))
+    assert result.timed_out, result
+    pid = int(result.stdout_tail.split()[0])
+    deadline = time.monotonic() + 10
+    while _alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not _alive(pid), "a process the candidate started outlived its run on the worker"
 
 
 def test_a_worker_that_cannot_see_the_input_gets_it_shipped(ray_instance, tmp_path, public_dir):
