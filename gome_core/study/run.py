@@ -17,6 +17,7 @@ cells from the rest. :func:`run_study` hands the rest to a cell runner and write
 from __future__ import annotations
 
 import shutil
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -31,7 +32,7 @@ from gome_core.interfaces import CellRunner
 from gome_core.logs import get_logger
 from gome_core.plugins import PluginRegistry, get_registry
 from gome_core.study.aggregate import AggregateRow, aggregate, to_markdown, write_tables
-from gome_core.study.cell import CellTask, read_cell, run_cell
+from gome_core.study.cell import CELL_FILE, RUN_DIR, CellTask, read_cell, run_cell
 from gome_core.study.grid import (
     Cell,
     cell_settings,
@@ -206,6 +207,54 @@ def _outcome_line(summary: Mapping[str, Any]) -> str:
     return f"{placing}, {summary['metric']['name']} {grading['score']:.5g}; {steps}"
 
 
+class _Progress:
+    """Every ``every_s`` seconds, a line per cell in flight: its finished steps and its time so
+    far, read from the cell's journal (a long cell is otherwise silent until it ends)."""
+
+    def __init__(self, plan: StudyPlan, report: Callable[[str], None], every_s: float) -> None:
+        self.plan, self.report, self.every_s = plan, report, every_s
+        self.since = time.time()  # journals older than this are left by an earlier attempt
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="gome-study-progress", daemon=True)
+
+    def __enter__(self) -> _Progress:
+        if self.every_s > 0:
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join()
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.every_s):
+            for line in self.lines():
+                self.report(line)
+
+    def lines(self) -> list[str]:
+        from gome_core.journal import Journal
+
+        budget = self.plan.spec.study.steps
+        out = []
+        for task in self.plan.pending:
+            cell_dir = Path(task.cell_dir)
+            journal = cell_dir / RUN_DIR / "journal.jsonl"
+            if (cell_dir / CELL_FILE).exists() or not journal.is_file():
+                continue
+            try:
+                events = list(Journal.read(journal))
+            except Exception:  # noqa: BLE001 - a progress line never stops a study
+                continue
+            if not events or events[0].get("time", 0) < self.since:
+                continue
+            steps = sum(e.get("type") == "step_finished" for e in events)
+            minutes = (time.time() - events[0]["time"]) / 60
+            of = f"/{budget}" if budget else ""
+            out.append(f"  in flight: {task.key}: {steps}{of} steps, {minutes:.0f} min")
+        return out
+
+
 def run_study(
     plan: StudyPlan,
     *,
@@ -237,23 +286,24 @@ def run_study(
         report(f"running {len(plan.pending)} cells with the {spec.study.runner!r} cell runner")
         started = time.monotonic()
         try:
-            for summary in runner.map(cell_fn, plan.pending):
-                ran += 1
-                key = summary["key"]
-                cell_dir = plan.out_dir / CELLS_DIR / key
-                if summary.get("status") != "done":
-                    failed.append(key)
-                    cell_dir.mkdir(parents=True, exist_ok=True)
-                    (cell_dir / ERROR_FILE).write_text(
-                        summary.get("traceback") or summary.get("error", ""), encoding="utf-8"
+            with _Progress(plan, report, spec.study.progress_s):
+                for summary in runner.map(cell_fn, plan.pending):
+                    ran += 1
+                    key = summary["key"]
+                    cell_dir = plan.out_dir / CELLS_DIR / key
+                    if summary.get("status") != "done":
+                        failed.append(key)
+                        cell_dir.mkdir(parents=True, exist_ok=True)
+                        (cell_dir / ERROR_FILE).write_text(
+                            summary.get("traceback") or summary.get("error", ""), encoding="utf-8"
+                        )
+                    else:
+                        (cell_dir / ERROR_FILE).unlink(missing_ok=True)
+                    done = len(plan.finished) + ran
+                    report(
+                        f"[{done}/{total}] {summary['key']}: {_outcome_line(summary)} "
+                        f"({time.monotonic() - started:.0f} s into the study)"
                     )
-                else:
-                    (cell_dir / ERROR_FILE).unlink(missing_ok=True)
-                done = len(plan.finished) + ran
-                report(
-                    f"[{done}/{total}] {summary['key']}: {_outcome_line(summary)} "
-                    f"({time.monotonic() - started:.0f} s into the study)"
-                )
         finally:
             if owned:
                 runner.close()

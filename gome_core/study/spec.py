@@ -52,6 +52,8 @@ class StudySettings:
     #: Cells in flight at once (0: the runner decides, e.g. one per CPU core).
     workers: int = 0
     runner: str = "local"
+    #: Seconds between progress lines on the cells in flight (their steps so far); 0: none.
+    progress_s: float = 300.0
     #: Extra competitions directories and the data directory (relative to the spec file).
     competitions_dirs: tuple[str, ...] = ()
     data_dir: str | None = None

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from gome_core.study.local import LocalCellRunner, LocalCellRunnerConfig
 from gome_core.study.run import create_cell_runner, plan_study, run_study
 from gome_core.study.spec import load_spec
 from tests.study import cells
+from tests.study.conftest import SMALL_SPEC
 
 
 def test_the_local_runner_is_registered_and_yields_in_completion_order(registry):
@@ -51,8 +53,6 @@ def test_runner_settings_and_workers_reach_the_runner_config(write_spec, registr
 
 
 def cells_spec_with_runner_table() -> str:
-    from tests.study.conftest import SMALL_SPEC
-
     return SMALL_SPEC + "[runner]\nthreads = 4\n"
 
 
@@ -201,3 +201,22 @@ def test_cells_in_flight_are_interrupted_when_the_study_stops(tmp_path):
     assert time.monotonic() - stopped_at < 20  # not the 60 s the cells would have slept
     assert {int(p.stem) for p in tmp_path.glob("*.interrupted")} == started
     assert len(list(tmp_path.glob("*.started"))) == 2  # the waiting cell never started
+
+
+def test_cells_in_flight_report_their_progress(write_spec, registry, tmp_path):
+    text = SMALL_SPEC.replace("[study]\n", "[study]\nprogress_s = 0.4\n", 1)
+    text = text.replace("seeds = [0, 1]", "seeds = [0]").replace(
+        'competitions = ["penguins-mass", "breast-cancer"]', 'competitions = ["penguins-mass"]'
+    )
+    spec = load_spec(write_spec(text), registry)
+    plan = plan_study(spec, tmp_path / "study", registry=registry, prepare=False)
+    lines: list[str] = []
+    run_study(
+        plan, workers=2, registry=registry, report=lines.append, cell_fn=cells.journaling_cell
+    )
+    progress = [line for line in lines if "in flight:" in line]
+    assert progress, lines
+    assert any(
+        re.search(r"in flight: (gome|aide-greedy)/skill-[0-9.]+/penguins-mass/seed-0: 1/2 steps", p)
+        for p in progress
+    ), progress
