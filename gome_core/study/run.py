@@ -17,7 +17,6 @@ cells from the rest. :func:`run_study` hands the rest to a cell runner and write
 from __future__ import annotations
 
 import shutil
-import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -30,6 +29,7 @@ from cattrs.errors import ClassValidationError
 from gome_core.errors import ConfigError, GomeError, UsageError
 from gome_core.interfaces import CellRunner
 from gome_core.logs import get_logger
+from gome_core.periodic import Periodic
 from gome_core.plugins import PluginRegistry, get_registry
 from gome_core.study.aggregate import AggregateRow, aggregate, to_markdown, write_tables
 from gome_core.study.cell import CELL_FILE, RUN_DIR, CellTask, read_cell, run_cell
@@ -212,25 +212,20 @@ class _Progress:
     far, read from the cell's journal (a long cell is otherwise silent until it ends)."""
 
     def __init__(self, plan: StudyPlan, report: Callable[[str], None], every_s: float) -> None:
-        self.plan, self.report, self.every_s = plan, report, every_s
+        self.plan, self.report = plan, report
         self.since = time.time()  # journals older than this are left by an earlier attempt
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="gome-study-progress", daemon=True)
+        self._timer = Periodic(every_s, self._report, name="gome-study-progress")
 
     def __enter__(self) -> _Progress:
-        if self.every_s > 0:
-            self._thread.start()
+        self._timer.__enter__()
         return self
 
-    def __exit__(self, *exc_info: object) -> None:
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join()
+    def __exit__(self, *exc_info: Any) -> None:
+        self._timer.__exit__(*exc_info)
 
-    def _loop(self) -> None:
-        while not self._stop.wait(self.every_s):
-            for line in self.lines():
-                self.report(line)
+    def _report(self) -> None:
+        for line in self.lines():
+            self.report(line)
 
     def lines(self) -> list[str]:
         from gome_core.journal import Journal

@@ -8,11 +8,12 @@ share the GPU.
 from __future__ import annotations
 
 import statistics
-import threading
+from typing import Any
 
 from attrs import frozen
 
 from gome_core.logs import get_logger
+from gome_core.periodic import Periodic
 from gome_cuda.inventory import Inventory, NoGpuError
 
 __all__ = ["GpuTelemetry", "TelemetrySampler"]
@@ -39,27 +40,18 @@ class TelemetrySampler:
     def __init__(self, inventory: Inventory, indices: tuple[int, ...], period_s: float) -> None:
         self._inventory = inventory
         self._indices = set(indices)
-        self._period_s = period_s
-        self._stop = threading.Event()
         self._memory: list[float] = []
         self._utilization: list[float] = []
-        self._thread = threading.Thread(target=self._loop, name="gome-gpu-telemetry", daemon=True)
+        self._timer = Periodic(
+            period_s if indices else 0, self._read, name="gome-gpu-telemetry", at_start=True
+        )
 
     def __enter__(self) -> TelemetrySampler:
-        if self._period_s > 0 and self._indices:
-            self._thread.start()
+        self._timer.__enter__()
         return self
 
-    def __exit__(self, *exc_info: object) -> None:
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join()
-
-    def _loop(self) -> None:
-        while True:
-            self._read()
-            if self._stop.wait(self._period_s):
-                return
+    def __exit__(self, *exc_info: Any) -> None:
+        self._timer.__exit__(*exc_info)
 
     def _read(self) -> None:
         try:
