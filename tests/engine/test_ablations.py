@@ -7,7 +7,13 @@ from gome_core.engine.launch import build_engine, competition_ref
 from gome_core.journal import Journal
 from gome_core.plugins import get_registry
 
-STEPS = ["budget.steps=3", "engine.final_top_k=1", "executor.timeout_s=60"]
+# One run per candidate (no debug run): what is under test is what reasoning saw.
+STEPS = [
+    "budget.steps=3",
+    "engine.final_top_k=1",
+    "executor.timeout_s=60",
+    'validators=["full-run", "judge"]',
+]
 
 
 def _run(preset, competition, run_dir, extra=()):
