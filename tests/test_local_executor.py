@@ -73,9 +73,9 @@ def test_fallbacks_are_stated_in_the_notes(tmp_path):
         code = "print(open('input/train.csv').read())"
         result = _run(ex, code, input_dir=public, limits=limits)
         assert ex.isolation()["network"] == "not isolated"
-    assert result.ok, result
-    assert {"network", "input", "tree", "memory"} <= {n.split(":")[0] for n in result.notes}
-    assert not any((result.workspace / "input").iterdir()), "the input copy is removed"
+        assert result.ok, result
+        assert {"network", "input", "tree", "memory"} <= {n.split(":")[0] for n in result.notes}
+        assert not any((result.workspace / "input").iterdir()), "the input copy is removed"
 
 
 def test_mount_mode_without_a_mount_namespace_is_an_error(tmp_path):
@@ -287,13 +287,23 @@ def test_candidate_files_cannot_escape_the_workspace(executor):
     assert odd.ok and odd.workspace.parent == executor._root
 
 
-def test_closed_executors_refuse_runs_and_can_remove_workspaces(tmp_path):
-    ex = make(tmp_path, keep_workspaces=False)
+def test_closed_executors_refuse_runs_and_remove_workspaces_unless_kept(tmp_path):
+    ex = make(tmp_path)
     first = _run(ex, "print(1)")
     assert first.workspace.exists()
     ex.close()
     assert not first.workspace.exists()
     assert _run(ex, "print(1)").error == "executor closed"
+
+    kept = make(tmp_path, keep_workspaces=True)
+    second = _run(kept, "print(2)")
+    kept.close()
+    assert second.workspace.exists()
+    # An executor removes only its own workspaces from a root it shares with another.
+    third = make(tmp_path)
+    _run(third, "print(3)")
+    third.close()
+    assert second.workspace.exists()
 
 
 def test_isolation_is_described():
@@ -355,7 +365,7 @@ def test_paths_hidden_by_the_request_cannot_be_read(tmp_path):
     code = textwrap.dedent(f"""
         import pathlib
         try:
-            print(pathlib.Path({str(private / 'answers.csv')!r}).read_text())
+            print(pathlib.Path({str(private / "answers.csv")!r}).read_text())
         except OSError as exc:
             print("blocked", type(exc).__name__)
     """)

@@ -160,8 +160,9 @@ class LocalExecutorConfig:
     input_mode: str = field(default="auto", validator=lambda _, __, v: _check_input_mode(v))
     #: Paths masked (empty, read-only) in the candidate's mount namespace, e.g. private answers.
     hide_paths: tuple[str, ...] = field(default=(), converter=tuple)
-    #: Keep workspaces after the executor closes.
-    keep_workspaces: bool = True
+    #: Keep workspaces after the executor closes (to look at candidates' scratch files; a run's
+    #: directory keeps each node's code, output, scores and submission either way).
+    keep_workspaces: bool = False
 
 
 def _check_input_mode(value: str) -> None:
@@ -321,6 +322,7 @@ class LocalExecutor(Executor):
         self._closed = False
         self._root: Path | None = None
         self._own_root = False
+        self._made: list[Path] = []  # workspaces this executor made, in a root it may share
         self._private: Path | None = None
         self._netns: NetnsPool | None = None
 
@@ -361,6 +363,8 @@ class LocalExecutor(Executor):
                 break
             except FileExistsError:  # another executor (or an earlier run) shares the root
                 continue
+        with self._lock:
+            self._made.append(ws)
         try:
             for rel, text in request.candidate.files.items():
                 target = ws / rel
@@ -870,7 +874,9 @@ class LocalExecutor(Executor):
             self._netns.close()
         sweep()
         if root is not None and not self.config.keep_workspaces:
-            for path in [root] if self._own_root else list(root.iterdir()):
+            with self._lock:
+                made, self._made = self._made, []
+            for path in [root] if self._own_root else made:
                 _remove_tree(path)
 
 

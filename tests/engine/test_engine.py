@@ -199,6 +199,7 @@ def test_ctrl_c_during_the_final_choice_ends_its_runs_and_pauses_the_run(
         "optimizer.implementer.slow_seed=1",
         "engine.final_top_k=3",
         f"executor.workspace_root={str(workspaces)!r}",
+        "executor.keep_workspaces=true",  # counted afterwards
     ]
     proc = subprocess.Popen(
         [

@@ -23,8 +23,10 @@ from gome_core.testing import ExecutorSuite
 pytestmark = pytest.mark.ray
 
 
-def make(tmp_path: Path, **settings: object) -> RayExecutor:
-    sandbox = LocalExecutorConfig(workspace_root=str(tmp_path / "ws"), kill_grace_s=0.5)
+def make(tmp_path: Path, *, keep_workspaces: bool = False, **settings: object) -> RayExecutor:
+    sandbox = LocalExecutorConfig(
+        workspace_root=str(tmp_path / "ws"), kill_grace_s=0.5, keep_workspaces=keep_workspaces
+    )
     settings.setdefault("cancel_grace_s", 5.0)
     return RayExecutor(RayExecutorConfig(sandbox=sandbox, **settings))  # type: ignore[arg-type]
 
@@ -84,18 +86,21 @@ def test_workers_on_this_machine_use_the_callers_paths(ray_instance, tmp_path, p
         result = run(executor, READ_INPUT_AND_SUBMIT, input_dir=public_dir)
         assert result.ok, result
         assert executor._archives == {}, "the input was shipped though the worker could see it"
-    workspace = Path(result.workspace)
+        workspace = Path(result.workspace)
+        assert (workspace / "working" / "scratch.bin").exists()
     assert workspace.parent == (tmp_path / "ws").resolve()
     count, image, wrote, cwd = result.stdout_tail.split()
     assert (count, image, wrote) == ("3", "pixels", "refused")
     assert Path(cwd) == workspace  # the candidate ran right in the caller's workspace
-    assert (workspace / "working" / "scratch.bin").exists()
     assert (public_dir / "train.csv").read_text() == "id,y\n1,0\n2,1\n"
 
 
 def test_shipped_files_travel_both_ways_and_the_input_goes_once(ray_instance, tmp_path, public_dir):
     worker_root = tmp_path / "worker"
-    with make(tmp_path, transfer="ship", worker_root=str(worker_root)) as executor:
+    # The outputs are looked at once the executor has closed: keep them.
+    with make(
+        tmp_path, transfer="ship", worker_root=str(worker_root), keep_workspaces=True
+    ) as executor:
         results = [run(executor, READ_INPUT_AND_SUBMIT, input_dir=public_dir) for _ in range(2)]
         assert len(executor._archives) == 1
     for result in results:
@@ -171,7 +176,7 @@ def test_cpus_are_reserved_and_set_the_thread_caps(ray_instance, tmp_path):
 
 def test_cancel_also_ends_tasks_still_waiting_for_resources(ray_instance, tmp_path):
     code = "import time\nopen('working/started', 'w').write('x')\ntime.sleep(60)"
-    with make(tmp_path, num_cpus=2) as executor:
+    with make(tmp_path, num_cpus=2, keep_workspaces=True) as executor:
         results: dict[str, object] = {}
         threads = [
             threading.Thread(target=lambda n=name: results.update({n: run(executor, code, id=n)}))
