@@ -165,7 +165,7 @@ def _finish(outcome: Any, engine: Any, store: Any, competition: Any) -> None:
 def _run_engine(engine: Any, header: str, live: bool, *, resumed: bool) -> Any:
     progress = Progress(header=header, budget=engine.budget, metric=engine.metric, live=live)
     engine.on_event = progress
-    with progress, sigterm_interrupts():
+    with engine, progress, sigterm_interrupts():
         return engine.run(resumed=resumed)
 
 

@@ -278,6 +278,22 @@ class Engine:
         self._best_id = best[0].id if best else None
         return finished
 
+    def close(self) -> None:
+        """Release the executor and the LLM backend: processes, workspaces, leases, connections.
+        Whoever built the parts closes them; ``build_engine`` builds them, so its caller closes
+        the engine (``with build_engine(...) as engine:``)."""
+        try:
+            self.executor.close()
+        finally:
+            if self.llm is not None:
+                self.llm.close()
+
+    def __enter__(self) -> Engine:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
     def run(self, *, resumed: bool = False) -> RunOutcome:
         """Run until the budget is spent or the optimizer is done; then choose the final node."""
         self.optimizer.start(self.context)

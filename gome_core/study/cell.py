@@ -208,14 +208,14 @@ def _run(task: CellTask, cell_dir: Path) -> dict[str, Any]:
         competitions_dirs=list(task.competitions_dirs),
         data_dir=task.data_dir,
     )
-    engine = build_engine(
+    with build_engine(
         resolved,
         competition_ref(competition),
         run_dir=run_dir,
         sources={"competitions_dirs": list(task.competitions_dirs), "data_dir": task.data_dir},
         hidden=private_paths(competition),
-    )
-    outcome = engine.run(resumed=False)
+    ) as engine:
+        outcome = engine.run(resumed=False)
     if outcome.status == "interrupted":
         return {"key": task.key, "cell": dict(task.cell), "status": "interrupted"}
     grading = _relative_paths(grade_run(store, competition, outcome, run_dir), cell_dir)

@@ -32,9 +32,14 @@ def test_gome_run_on_a_user_competitions_dir(gome, tmp_path):
         str(run_dir),
         "--set",
         "engine.final_top_k=1",
+        "--set",
+        f"executor.workspace_root={str(tmp_path / 'ws')!r}",
         timeout=600,
     )
     assert result.returncode == 0, result.stderr[-3000:]
+    # The run closed its executor: the candidates' workspaces are gone, the nodes are kept.
+    assert list((tmp_path / "ws").iterdir()) == []
+    assert (run_dir / "nodes").is_dir() and any((run_dir / "nodes").iterdir())
     assert "offline reasoner" in result.stderr  # the header says plainly which reasoning ran
     assert "graded: mae" in result.stdout and f"run directory: {run_dir}" in result.stdout
     grading = json.loads((run_dir / "grading.json").read_text())
