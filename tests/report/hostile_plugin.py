@@ -30,7 +30,7 @@ from gome_core import (
     RunContext,
     TraceState,
 )
-from tests.engine.toy_plugin import ToyEstimator, ToyImplementer
+from tests.engine.toy_plugin import ToyConfig, ToyEstimator, ToyImplementer
 
 PAYLOAD = "</script><script>alert(1)</script>"
 IMG = '<img src=x onerror="alert(2)">'
@@ -38,9 +38,7 @@ ATTR = '" onmouseover="alert(3)" data-x=\''
 
 
 @frozen
-class HostileConfig:
-    start: float = 0.5
-    fail_at: int = -1  # the step number whose implementation raises
+class HostileConfig(ToyConfig):
     crash_at: int = -1  # the step number whose program raises, every time
 
 
@@ -65,7 +63,7 @@ class HostileEstimator(GradientEstimator):
     the fifth step of a trace it picks a worse idea (``a = 1``): a rejected step."""
 
     def __init__(self, config: HostileConfig) -> None:
-        self.toy = ToyEstimator(config)  # type: ignore[arg-type] - the same fields
+        self.toy = ToyEstimator(config)
 
     def estimate(self, state: TraceState, context: RunContext) -> Direction:
         if context.llm is not None:
