@@ -339,7 +339,18 @@ def test_cgroups_are_removed_also_after_orphans(tmp_path):
 def test_network_namespaces_are_reused_but_never_shared_at_once(tmp_path):
     from concurrent.futures import ThreadPoolExecutor
 
-    code = "import os, time\nprint(os.readlink('/proc/self/ns/net'))\ntime.sleep(0.3)"
+    meet = tmp_path / "meet"
+    meet.mkdir()
+    # Two runs wait for each other (however busy the machine), so they are in flight at once.
+    code = textwrap.dedent(f"""
+        import os, pathlib, time, uuid
+        meet = pathlib.Path({str(meet)!r})
+        (meet / uuid.uuid4().hex).write_text("")
+        deadline = time.monotonic() + 30
+        while len(list(meet.iterdir())) < 2 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        print(os.readlink("/proc/self/ns/net"))
+    """)
     host = os.readlink("/proc/self/ns/net")
     with make(tmp_path) as ex:
         with ThreadPoolExecutor(2) as pool:
