@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from types import TracebackType
+from typing import Self
 
 __all__ = ["Periodic"]
 
@@ -13,7 +14,8 @@ __all__ = ["Periodic"]
 class Periodic:
     """Calls ``fn`` every ``period_s`` seconds on a daemon thread from the start of the ``with``
     block to its end (first call at once when ``at_start``); ``period_s <= 0`` never calls it.
-    Leaving the block waits for a call in progress to finish."""
+    Leaving the block waits for a call in progress to finish. Subclass it to keep what the calls
+    gather."""
 
     def __init__(
         self, period_s: float, fn: Callable[[], None], *, name: str, at_start: bool = False
@@ -24,7 +26,7 @@ class Periodic:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name=name, daemon=True)
 
-    def __enter__(self) -> Periodic:
+    def __enter__(self) -> Self:
         if self.period_s > 0:
             self._thread.start()
         return self

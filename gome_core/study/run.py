@@ -106,18 +106,15 @@ def _cell_record(cell: Cell) -> dict[str, Any]:
 def _check_competitions(spec: StudySpec, *, prepare: bool) -> None:
     """Every competition exists (a dry run stops here); ``prepare``: prepared and gradable."""
     from gome_core.competitions import CompetitionStore
-    from gome_core.engine.launch import competition_ref, open_competition
+    from gome_core.engine.launch import competition_ref
 
-    dirs, data_dir = spec.competitions_dirs(), spec.data_dir()
+    store = CompetitionStore.default(spec.competitions_dirs() or None, spec.data_dir())
     for i, competition_id in enumerate(spec.grid.competitions):
         try:
-            if prepare:
-                _, competition = open_competition(
-                    competition_id, competitions_dirs=dirs, data_dir=data_dir
-                )
-                competition_ref(competition)  # a leaderboard whose direction cannot be read
-            else:
-                CompetitionStore.default(list(dirs) or None, data_dir).get(competition_id)
+            competition = store.get(competition_id)
+            if prepare:  # prepare() returns at once for a prepared competition
+                # competition_ref: a leaderboard whose direction cannot be read fails here
+                competition_ref(store.prepare(competition))
         except GomeError as exc:
             raise UsageError(f"$.grid.competitions[{i}] ({competition_id}): {exc}") from None
 
@@ -207,21 +204,14 @@ def _outcome_line(summary: Mapping[str, Any]) -> str:
     return f"{placing}, {summary['metric']['name']} {grading['score']:.5g}; {steps}"
 
 
-class _Progress:
+class _Progress(Periodic):
     """Every ``every_s`` seconds, a line per cell in flight: its finished steps and its time so
     far, read from the cell's journal (a long cell is otherwise silent until it ends)."""
 
     def __init__(self, plan: StudyPlan, report: Callable[[str], None], every_s: float) -> None:
+        super().__init__(every_s, self._report, name="gome-study-progress")
         self.plan, self.report = plan, report
         self.since = time.time()  # journals older than this are left by an earlier attempt
-        self._timer = Periodic(every_s, self._report, name="gome-study-progress")
-
-    def __enter__(self) -> _Progress:
-        self._timer.__enter__()
-        return self
-
-    def __exit__(self, *exc_info: Any) -> None:
-        self._timer.__exit__(*exc_info)
 
     def _report(self) -> None:
         for line in self.lines():

@@ -8,7 +8,6 @@ share the GPU.
 from __future__ import annotations
 
 import statistics
-from typing import Any
 
 from attrs import frozen
 
@@ -30,7 +29,7 @@ class GpuTelemetry:
     samples: int = 0
 
 
-class TelemetrySampler:
+class TelemetrySampler(Periodic):
     """Reads ``indices`` of ``inventory`` every ``period_s`` on a background thread.
 
     Use as a context manager around the run; :attr:`telemetry` holds the figures afterwards.
@@ -42,16 +41,9 @@ class TelemetrySampler:
         self._indices = set(indices)
         self._memory: list[float] = []
         self._utilization: list[float] = []
-        self._timer = Periodic(
+        super().__init__(
             period_s if indices else 0, self._read, name="gome-gpu-telemetry", at_start=True
         )
-
-    def __enter__(self) -> TelemetrySampler:
-        self._timer.__enter__()
-        return self
-
-    def __exit__(self, *exc_info: Any) -> None:
-        self._timer.__exit__(*exc_info)
 
     def _read(self) -> None:
         try:
