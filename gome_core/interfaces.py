@@ -16,9 +16,9 @@ from __future__ import annotations
 import abc
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Generic, TypeVar
 
-from attrs import define, field
+from attrs import define, field, frozen
 
 from gome_core.types import (
     Budget,
@@ -50,6 +50,7 @@ __all__ = [
     "GradientEstimator",
     "Implementer",
     "LLMBackend",
+    "LostCell",
     "Momentum",
     "Optimizer",
     "RunContext",
@@ -281,14 +282,26 @@ class Optimizer(abc.ABC):
         return False
 
 
+@frozen
+class LostCell(Generic[_Item]):
+    """Yielded by :meth:`CellRunner.map` in place of a result when the process running ``item``
+    died without one (killed, out of memory, a crash in native code): ``reason`` says how."""
+
+    item: _Item
+    reason: str
+
+
 class CellRunner(abc.ABC):
     """Runs the cells of a study (independent agent runs) concurrently: worker processes, a cluster.
 
     The study hands it a picklable module-level function and picklable items; each call runs in a
     process of its own, so a cell that crashes cannot take the study down with it, and plugins'
     process-wide state is not shared between cells. ``fn`` reports its own failures in its result
-    and does not raise for a failed cell; when it does raise anyway, or the process running it
-    dies, the iterator raises when it reaches that item (the study stops; re-running it resumes).
+    and does not raise for a failed cell; when it does raise anyway, the iterator raises when it
+    reaches that item (the study stops; re-running it resumes). When the process running an item
+    dies, the iterator yields a :class:`LostCell` for it and goes on with the others: the study
+    records that cell as failed, and a day-long study is not ended by one cell running out of
+    memory. :class:`gome_core.testing.CellRunnerSuite` checks all of this.
 
     The registered config class, when there is one, should have a ``workers: int`` field (the
     most cells in flight; 0: as many as the runner sees fit): the study fills it from
@@ -296,8 +309,11 @@ class CellRunner(abc.ABC):
     """
 
     @abc.abstractmethod
-    def map(self, fn: Callable[[_Item], _Result], items: Sequence[_Item]) -> Iterator[_Result]:
-        """``fn(item)`` for every item, yielded as each finishes (completion order, not input).
+    def map(
+        self, fn: Callable[[_Item], _Result], items: Sequence[_Item]
+    ) -> Iterator[_Result | LostCell[_Item]]:
+        """``fn(item)`` for every item, yielded as each finishes (completion order, not input),
+        or a :class:`LostCell` for an item whose process died.
 
         Work may start before the iterator is first advanced; closing the runner (or dropping
         the iterator) cancels what has not started.

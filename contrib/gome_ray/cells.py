@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
-from gome_core.interfaces import CellRunner
+from gome_core.interfaces import CellRunner, LostCell
 from gome_core.logs import get_logger
 from gome_ray.config import RayCellRunnerConfig
 from gome_ray.session import RaySession
@@ -22,7 +22,8 @@ class RayCellRunner(CellRunner):
     """Runs each cell as a Ray task reserving ``num_cpus``, in a fresh worker process.
 
     A fresh process per cell (``max_calls=1``) keeps cells independent, as the local runner does:
-    no plugin caches or leaked threads carried over, a crash confined to its cell. At most
+    no plugin caches or leaked threads carried over, a crash confined to its cell (a worker or node
+    that dies is yielded as a :class:`~gome_core.interfaces.LostCell`). At most
     ``workers`` cells are in flight (0: Ray's scheduler fills the cluster).
     """
 
@@ -31,33 +32,40 @@ class RayCellRunner(CellRunner):
         self._session = RaySession(self.config.address, self.config.local_num_cpus)
         self._pending: set[Any] = set()
 
-    def map(self, fn: Callable[[_Item], _Result], items: Sequence[_Item]) -> Iterator[_Result]:
+    def map(
+        self, fn: Callable[[_Item], _Result], items: Sequence[_Item]
+    ) -> Iterator[_Result | LostCell[_Item]]:
         ray = self._session.ray()
         remote = ray.remote(num_cpus=self.config.num_cpus, max_calls=1, max_retries=0)(fn)
         return self._as_finished(ray, remote, list(items))
 
     def _as_finished(self, ray: Any, remote: Any, items: list[Any]) -> Iterator[Any]:
-        from ray.exceptions import RayTaskError
+        from ray.exceptions import RayError, RayTaskError
 
         limit = self.config.workers or len(items)
         waiting = list(reversed(items))
-        in_flight: list[Any] = []
+        in_flight: dict[Any, Any] = {}  # object ref -> its item
         try:
             while waiting or in_flight:
                 while waiting and len(in_flight) < limit:
-                    ref = remote.remote(waiting.pop())
-                    in_flight.append(ref)
+                    item = waiting.pop()
+                    ref = remote.remote(item)
+                    in_flight[ref] = item
                     self._pending.add(ref)
-                done, in_flight = ray.wait(in_flight, num_returns=1)
-                self._pending.difference_update(done)
+                done, _ = ray.wait(list(in_flight), num_returns=1)
+                item = in_flight.pop(done[0])
+                self._pending.discard(done[0])
                 try:
-                    yield ray.get(done[0])
+                    result = ray.get(done[0])
                 except RayTaskError as exc:
                     # The cell's own exception, not Ray's wrapper around it.
                     raise exc.as_instanceof_cause() from None
+                except RayError as exc:  # its worker or node died: the others go on
+                    result = LostCell(item, f"the cell's Ray worker died: {exc}")
+                yield result
         finally:
             # Dropped early (an error, Ctrl-C): cells not yet started are not started.
-            self._cancel(ray, in_flight)
+            self._cancel(ray, list(in_flight))
 
     def _cancel(self, ray: Any, refs: list[Any]) -> None:
         for ref in refs:

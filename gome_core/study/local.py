@@ -5,13 +5,14 @@ from __future__ import annotations
 import multiprocessing
 import os
 import queue
+import signal
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
 from attrs import field, frozen
 
-from gome_core.interfaces import CellRunner
+from gome_core.interfaces import CellRunner, LostCell
 
 __all__ = ["LocalCellRunner", "LocalCellRunnerConfig"]
 
@@ -39,10 +40,12 @@ class LocalCellRunner(CellRunner):
     """Runs each cell in a fresh worker process (at most ``workers`` at once).
 
     A fresh process per cell keeps cells independent (plugin caches, leaked threads, memory) and
-    confines a crash to its cell. Processes are started with ``forkserver`` where the platform has
-    it (cheap, and safe in a parent that has threads), else with ``spawn``. When the iteration is
-    dropped early (an error, Ctrl-C, a kill of the study), cells not yet started never start and
-    cells in flight get SIGTERM, which ends their runs as Ctrl-C would.
+    confines a crash to its cell: a worker that dies without a result (killed, out of memory) is
+    yielded as a :class:`~gome_core.interfaces.LostCell`. Processes are started with
+    ``forkserver`` where the platform has it (cheap, and safe in a parent that has threads), else
+    with ``spawn``. When the iteration is dropped early (an error, Ctrl-C, a kill of the study),
+    cells not yet started never start and cells in flight get SIGTERM, which ends their runs as
+    Ctrl-C would.
     """
 
     def __init__(self, config: LocalCellRunnerConfig | None = None) -> None:
@@ -60,7 +63,9 @@ class LocalCellRunner(CellRunner):
                 self._context.set_forkserver_preload(list(_PRELOAD))
         return self._context
 
-    def map(self, fn: Callable[[_Item], _Result], items: Sequence[_Item]) -> Iterator[_Result]:
+    def map(
+        self, fn: Callable[[_Item], _Result], items: Sequence[_Item]
+    ) -> Iterator[_Result | LostCell[_Item]]:
         ctx = self._ctx()
         results = ctx.Queue()
         pending = list(enumerate(items))
@@ -77,13 +82,13 @@ class LocalCellRunner(CellRunner):
         try:
             start_more()
             while done < len(items):
-                index, ok, value = _next_result(results, self._running)
+                index, outcome, value = _next_result(results, self._running)
                 self._running.pop(index).join()
                 done += 1
                 start_more()
-                if not ok:
+                if outcome == _RAISED:
                     raise value
-                yield value
+                yield LostCell(items[index], value) if outcome == _LOST else value
         finally:
             self._interrupt()
             results.close()
@@ -100,23 +105,40 @@ class LocalCellRunner(CellRunner):
         self._interrupt()
 
 
+#: How an item ended, as sent back by its worker (or seen by the parent, for a dead worker).
+_RETURNED, _RAISED, _LOST = "returned", "raised", "lost"
+
+
 def _call(fn: Callable[[Any], Any], item: Any, index: int, results: Any) -> None:
-    """In the worker: run one cell and send ``(index, ok, value)`` back."""
+    """In the worker: run one cell and send ``(index, outcome, value)`` back."""
     try:
-        results.put((index, True, fn(item)))
+        results.put((index, _RETURNED, fn(item)))
     except BaseException as exc:  # sent back and raised in the parent, as a pool would
-        results.put((index, False, exc))
+        results.put((index, _RAISED, exc))
 
 
-def _next_result(results: Any, running: dict[int, Any]) -> tuple[int, bool, Any]:
-    """The next finished cell's result; a worker that died without one is reported as such."""
+def _next_result(results: Any, running: dict[int, Any]) -> tuple[int, str, Any]:
+    """The next finished cell's outcome; a worker that died without one is ``_LOST``."""
+    exited: set[int] = set()  # exited with 0: its result may still be in the pipe
     while True:
         try:
             return results.get(timeout=1.0)  # type: ignore[no-any-return]
         except queue.Empty:
             for index, process in running.items():
-                if not process.is_alive() and process.exitcode not in (0, None):
-                    error = RuntimeError(
-                        f"the worker of cell {index} died (exit code {process.exitcode})"
-                    )
-                    return index, False, error
+                if process.is_alive():
+                    continue
+                if process.exitcode != 0 or index in exited:
+                    return index, _LOST, _death(process.exitcode)
+                exited.add(index)
+
+
+def _death(exitcode: int) -> str:
+    """How a worker process ended, in words (a negative exit code is the signal that killed it)."""
+    if exitcode >= 0:
+        return f"the cell's process exited with code {exitcode} before reporting a result"
+    try:
+        name = signal.Signals(-exitcode).name
+    except ValueError:
+        name = f"signal {-exitcode}"
+    hint = " (out of memory? the kernel's OOM killer sends SIGKILL)" if name == "SIGKILL" else ""
+    return f"the cell's process was killed by {name}{hint}"

@@ -27,7 +27,7 @@ from attrs import frozen
 from cattrs.errors import ClassValidationError
 
 from gome_core.errors import ConfigError, GomeError, UsageError
-from gome_core.interfaces import CellRunner
+from gome_core.interfaces import CellRunner, LostCell
 from gome_core.logs import get_logger
 from gome_core.periodic import Periodic
 from gome_core.plugins import PluginRegistry, get_registry
@@ -204,6 +204,12 @@ def _outcome_line(summary: Mapping[str, Any]) -> str:
     return f"{placing}, {summary['metric']['name']} {grading['score']:.5g}; {steps}"
 
 
+def _lost_summary(lost: LostCell[CellTask]) -> dict[str, Any]:
+    """The failure summary of a cell whose process died before it could write one."""
+    task = lost.item
+    return {"key": task.key, "cell": dict(task.cell), "status": "error", "error": lost.reason}
+
+
 class _Progress(Periodic):
     """Every ``every_s`` seconds, a line per cell in flight: its finished steps and its time so
     far, read from the cell's journal (a long cell is otherwise silent until it ends)."""
@@ -252,8 +258,9 @@ def run_study(
     """Run the plan's pending cells and write the study's tables and figures.
 
     ``report`` receives one progress line per event. ``cell_fn`` (a picklable module-level
-    function) runs one cell; ``runner`` defaults to the spec's. Cells that fail are recorded in
-    their ``error.txt`` and retried by the next run; the results cover the finished cells.
+    function) runs one cell; ``runner`` defaults to the spec's. Cells that fail, or whose process
+    dies, are recorded in their ``error.txt`` and retried by the next run; the study goes on with
+    the others, and the results cover the finished cells.
     """
     registry = registry or get_registry()
     spec = plan.spec
@@ -272,8 +279,9 @@ def run_study(
         started = time.monotonic()
         try:
             with _Progress(plan, report, spec.study.progress_s):
-                for summary in runner.map(cell_fn, plan.pending):
+                for outcome in runner.map(cell_fn, plan.pending):
                     ran += 1
+                    summary = _lost_summary(outcome) if isinstance(outcome, LostCell) else outcome
                     key = summary["key"]
                     cell_dir = plan.out_dir / CELLS_DIR / key
                     if summary.get("status") != "done":

@@ -23,16 +23,21 @@ Conformance suites are base classes with an abstract fixture that the plugin's o
         def executor(self, tmp_path):
             with MyExecutor(MyConfig(workspace_root=str(tmp_path), kill_grace_s=0.5)) as ex:
                 yield ex
+
+The same goes for LLM backends (``LLMBackendSuite``, with ``LLMServer`` speaking a provider's wire
+format on 127.0.0.1) and cell runners (``CellRunnerSuite``).
 """
 
 from __future__ import annotations
 
+from gome_core.testing.cell_runners import CellRunnerSuite
 from gome_core.testing.executors import ExecutorSuite
 from gome_core.testing.llm_server import Fault, LLMServer, Malformed, RecordedRequest, Reply, Slow
 from gome_core.testing.llm_suite import LLMBackendSuite
 from gome_core.testing.suites import PluginSuite
 
 __all__ = [
+    "CellRunnerSuite",
     "ExecutorSuite",
     "Fault",
     "LLMBackendSuite",

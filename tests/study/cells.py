@@ -4,14 +4,17 @@ unpickle them. They stand in for an agent run where a test is about scheduling, 
 from __future__ import annotations
 
 import os
+import signal
 import time
 from pathlib import Path
 from typing import Any
 
 from gome_core.study.cell import CELL_FILE, CELL_SCHEMA, CellTask, write_json_atomic
 
-#: A cell whose key contains this fails (returns an error), to test retries.
+#: A cell whose key is listed in this file fails (returns an error), to test retries.
 FAIL_MARK_FILE = "fail-these.txt"
+#: A cell whose key is listed in this file kills its own process, as an out-of-memory kill would.
+KILL_MARK_FILE = "kill-these.txt"
 
 
 def _calls_log(task: CellTask) -> Path:
@@ -19,13 +22,8 @@ def _calls_log(task: CellTask) -> Path:
     return Path(task.cell_dir).parents[4] / "calls.log"
 
 
-def square(x: int) -> int:
-    time.sleep(1.0 * (3 - x))
-    return x * x
-
-
-def worker_pid(_: object) -> int:
-    return os.getpid()
+def _listed(marks: Path, key: str) -> bool:
+    return marks.is_file() and key in marks.read_text().split()
 
 
 def recorded_cell(task: CellTask) -> dict[str, Any]:
@@ -33,8 +31,9 @@ def recorded_cell(task: CellTask) -> dict[str, Any]:
     log = _calls_log(task)
     with open(log, "a", encoding="utf-8") as fh:
         fh.write(task.key + "\n")
-    fail_file = log.parent / FAIL_MARK_FILE
-    if fail_file.is_file() and task.key in fail_file.read_text().split():
+    if _listed(log.parent / KILL_MARK_FILE, task.key):
+        os.kill(os.getpid(), signal.SIGKILL)
+    if _listed(log.parent / FAIL_MARK_FILE, task.key):
         return {"key": task.key, "cell": dict(task.cell), "status": "error", "error": "boom"}
     seed = task.cell["seed"]
     summary = {

@@ -4,7 +4,6 @@ ones, rerun cells whose settings changed; tables and figures from whatever has f
 from __future__ import annotations
 
 import json
-import os
 import re
 import time
 from pathlib import Path
@@ -12,29 +11,26 @@ from pathlib import Path
 import attrs
 import pytest
 
-from gome_core.interfaces import CellRunner
 from gome_core.study.cell import CELL_FILE
 from gome_core.study.local import LocalCellRunner, LocalCellRunnerConfig
 from gome_core.study.run import create_cell_runner, plan_study, run_study
 from gome_core.study.spec import load_spec
+from gome_core.testing import CellRunnerSuite
 from tests.study import cells
 from tests.study.conftest import SMALL_SPEC
 
 
-def test_the_local_runner_is_registered_and_yields_in_completion_order(registry):
+class TestLocalCellRunner(CellRunnerSuite):
+    @pytest.fixture
+    def runner(self):
+        with LocalCellRunner(LocalCellRunnerConfig(workers=2)) as runner:
+            yield runner
+
+
+def test_the_local_runner_is_registered(registry):
     registration = registry.get("cell_runner", "local")
     runner = registration.create(registration.config(workers=3))
-    assert isinstance(runner, CellRunner)
-    with runner:
-        results = list(runner.map(cells.square, [0, 1, 2]))
-    # Item 0 sleeps longest: it finishes last because all three ran at once.
-    assert results == [4, 1, 0]
-
-
-def test_every_item_runs_in_a_fresh_process():
-    with LocalCellRunner(LocalCellRunnerConfig(workers=2)) as runner:
-        pids = list(runner.map(cells.worker_pid, range(4)))
-    assert len(set(pids)) == 4 and os.getpid() not in pids
+    assert isinstance(runner, LocalCellRunner) and runner.workers == 3
 
 
 def test_workers_must_not_be_negative():
@@ -104,12 +100,24 @@ def test_a_rerun_skips_finished_cells_and_runs_only_the_missing_ones(
     assert third.ran == 0 and not _calls(out)
 
 
-def test_failed_cells_are_recorded_and_retried(write_spec, registry, tmp_path):
+@pytest.mark.parametrize(
+    ("marks", "key", "error"),
+    [
+        (cells.FAIL_MARK_FILE, "gome/skill-1/breast-cancer/seed-1", "boom"),
+        # The process dies among the first cells: the study goes on with the other fifteen.
+        (
+            cells.KILL_MARK_FILE,
+            "aide-greedy/skill-0.25/penguins-mass/seed-0",
+            "the cell's process was killed by SIGKILL",
+        ),
+    ],
+    ids=["error", "process-killed"],
+)
+def test_failed_cells_are_recorded_and_retried(write_spec, registry, tmp_path, marks, key, error):
     spec = load_spec(write_spec(), registry)
     out = tmp_path / "study"
     out.mkdir()
-    failing = "gome/skill-1/breast-cancer/seed-1"
-    (out / cells.FAIL_MARK_FILE).write_text(failing)
+    (out / marks).write_text(key)
     lines: list[str] = []
     result = run_study(
         plan_study(spec, out, registry=registry, prepare=False),
@@ -117,26 +125,27 @@ def test_failed_cells_are_recorded_and_retried(write_spec, registry, tmp_path):
         report=lines.append,
         cell_fn=cells.recorded_cell,
     )
-    assert result.failed == (failing,) and result.ran == 16
-    assert (out / "cells" / failing / "error.txt").read_text() == "boom"
-    assert any(f"{failing}: ERROR: boom" in line for line in lines)
+    assert result.failed == (key,) and result.ran == 16
+    assert (out / "cells" / key / "error.txt").read_text().startswith(error)
+    assert any(f"{key}: ERROR: {error}" in line for line in lines)
     # The failed cell has no row data: its row has one seed.
+    preset, model, competition, _ = key.split("/")
     row = next(
         r
         for r in result.rows
-        if r.preset == "gome" and r.model == "skill=1" and r.competition == "breast-cancer"
+        if (r.preset, r.model, r.competition) == (preset, model.replace("-", "="), competition)
     )
     assert row.seeds == 1
 
-    (out / cells.FAIL_MARK_FILE).unlink()
+    (out / marks).unlink()
     (out / "calls.log").unlink()
     retry = run_study(
         plan_study(spec, out, registry=registry, prepare=False),
         registry=registry,
         cell_fn=cells.recorded_cell,
     )
-    assert _calls(out) == [failing] and not retry.failed
-    assert not (out / "cells" / failing / "error.txt").exists()
+    assert _calls(out) == [key] and not retry.failed
+    assert not (out / "cells" / key / "error.txt").exists()
 
 
 def test_cells_whose_settings_changed_are_run_again(write_spec, registry, tmp_path):
