@@ -12,6 +12,7 @@ CPU on a small machine). Like any study it resumes: run it again and finished ce
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
 from pathlib import Path
 
@@ -55,7 +56,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     try:
         with sigterm_interrupts():  # a kill stops the cells in flight too
-            result = run_study(plan, workers=args.workers, registry=registry, report=print)
+            report = functools.partial(print, flush=True)  # progress shows in a redirected log
+            result = run_study(plan, workers=args.workers, registry=registry, report=report)
     except KeyboardInterrupt:
         print("stopped; run the same command again to continue (finished cells are kept)")
         return 130

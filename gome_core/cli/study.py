@@ -25,13 +25,40 @@ __all__ = ["study"]
     is_flag=True,
     help="Write the tables and figures of the cells finished so far; run no cell.",
 )
+@click.option(
+    "--preset", "presets", multiple=True, help="Run only this preset's cells (repeatable)."
+)
+@click.option(
+    "--model",
+    "models",
+    multiple=True,
+    help="Run only this model's cells, by its label: skill=0.5, or an LLM (repeatable).",
+)
+@click.option(
+    "--competition",
+    "competitions",
+    multiple=True,
+    help="Run only this competition's cells (repeatable).",
+)
+@click.option(
+    "--seed", "seeds", type=int, multiple=True, help="Run only this seed's cells (repeatable)."
+)
 def study(
-    spec_path: str, out_dir: str | None, workers: int | None, dry_run: bool, summarize: bool
+    spec_path: str,
+    out_dir: str | None,
+    workers: int | None,
+    dry_run: bool,
+    summarize: bool,
+    presets: tuple[str, ...],
+    models: tuple[str, ...],
+    competitions: tuple[str, ...],
+    seeds: tuple[int, ...],
 ) -> None:
     """Run a study: every cell of the spec's grid, concurrently and resumably.
 
     Finished cells (those with a cell.json) are skipped, so running the same command again after
-    an interruption continues the study. See docs/studies.md.
+    an interruption continues the study. --preset, --model, --competition and --seed run a part
+    of it (the tables still cover every finished cell). See docs/studies.md.
     """
     from gome_core.interrupts import sigterm_interrupts
     from gome_core.plugins import get_registry
@@ -42,9 +69,13 @@ def study(
     spec = load_spec(spec_path, registry)
     out = Path(out_dir) if out_dir else Path("runs") / "studies" / spec.study.name
     plan = plan_study(spec, out, registry=registry, prepare=not (dry_run or summarize))
+    unfinished = len(plan.cells) - len(plan.finished)
+    plan = plan.only(presets=presets, models=models, competitions=competitions, seeds=seeds)
+    left = unfinished - len(plan.pending)
+    later = f", {left} left for later" if left else ""
     click.echo(
         f"gome study {spec.study.name}: {len(plan.cells)} cells, {len(plan.finished)} finished, "
-        f"{len(plan.pending)} to run; study directory {plan.out_dir}",
+        f"{len(plan.pending)} to run{later}; study directory {plan.out_dir}",
         err=True,
     )
     if dry_run:

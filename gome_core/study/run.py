@@ -64,13 +64,48 @@ class StudyPlan:
     finished: Mapping[str, Mapping[str, Any]]
 
     def describe(self) -> list[str]:
-        """One line per cell: finished or to run (``--dry-run``)."""
+        """One line per cell: finished, to run, or left for a later run (``--dry-run``)."""
         pending = {task.key for task in self.pending}
+
+        def state(cell: Cell) -> str:
+            if cell.key in self.finished:
+                return "done  "
+            return "to run" if cell.key in pending else "later "
+
         return [
-            f"{'to run' if cell.key in pending else 'done  '}  {cell.label}  "
-            f"({self.out_dir / CELLS_DIR / cell.key})"
+            f"{state(cell)}  {cell.label}  ({self.out_dir / CELLS_DIR / cell.key})"
             for cell in self.cells
         ]
+
+    def only(
+        self,
+        *,
+        presets: Sequence[str] = (),
+        models: Sequence[str] = (),
+        competitions: Sequence[str] = (),
+        seeds: Sequence[int] = (),
+    ) -> StudyPlan:
+        """This plan with only the pending cells that match on every axis given (an axis left
+        empty matches every cell): a long study run part by part, cheapest first. The finished
+        cells, and so the tables, stay the whole study's. ``models`` are labels (``skill=0.5``)."""
+        wanted = {"preset": presets, "model": models, "competition": competitions, "seed": seeds}
+        for axis, values in wanted.items():
+            known = list(dict.fromkeys(_axis_value(_cell_record(c), axis) for c in self.cells))
+            unknown = [v for v in values if v not in known]
+            if unknown:
+                choices = ", ".join(map(str, known))
+                raise UsageError(
+                    f"{axis} {', '.join(map(repr, unknown))} is not in the study's grid "
+                    f"(it has: {choices})"
+                )
+
+        def matches(task: CellTask) -> bool:
+            return all(
+                not values or _axis_value(task.cell, axis) in values
+                for axis, values in wanted.items()
+            )
+
+        return attrs.evolve(self, pending=tuple(filter(matches, self.pending)))
 
 
 @frozen
@@ -87,6 +122,11 @@ class StudyResult:
     @property
     def markdown(self) -> str:
         return to_markdown(self.rows)
+
+
+def _axis_value(cell: Mapping[str, Any], axis: str) -> Any:
+    """A cell record's value on one axis of the grid (the model by its label)."""
+    return cell["model"]["label"] if axis == "model" else cell[axis]
 
 
 def _cell_record(cell: Cell) -> dict[str, Any]:

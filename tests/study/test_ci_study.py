@@ -30,6 +30,20 @@ def test_dry_run_lists_the_cells_without_running_them(gome, tmp_path):
     assert not (tmp_path / "s" / "cells").exists()
 
 
+def test_a_dry_run_of_a_part_lists_the_rest_as_later(gome, tmp_path):
+    result = gome(
+        "study", str(CI_SPEC), "--out", str(tmp_path / "s"), "--dry-run",
+        "--competition", "penguins-mass", "--seed", "1", "--preset", "gome",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "16 cells, 0 finished, 2 to run, 14 left for later" in result.stderr
+    to_run = [line.split("  (")[0] for line in result.stdout.splitlines() if "to run" in line]
+    assert to_run == [
+        "to run  gome skill=0.25 penguins-mass seed 1",
+        "to run  gome skill=1 penguins-mass seed 1",
+    ]
+
+
 @pytest.mark.parametrize(
     ("wrong", "message"),
     [

@@ -11,6 +11,7 @@ from pathlib import Path
 import attrs
 import pytest
 
+from gome_core.errors import UsageError
 from gome_core.study.cell import CELL_FILE
 from gome_core.study.local import LocalCellRunner, LocalCellRunnerConfig
 from gome_core.study.run import create_cell_runner, plan_study, run_study
@@ -146,6 +147,38 @@ def test_failed_cells_are_recorded_and_retried(write_spec, registry, tmp_path, m
     )
     assert _calls(out) == [key] and not retry.failed
     assert not (out / "cells" / key / "error.txt").exists()
+
+
+def test_a_part_of_the_study_runs_and_the_tables_cover_every_finished_cell(
+    write_spec, registry, tmp_path
+):
+    spec = load_spec(write_spec(), registry)
+    out = tmp_path / "study"
+    plan = plan_study(spec, out, registry=registry, prepare=False)
+    first = run_study(
+        plan.only(competitions=["penguins-mass"], seeds=[0]),
+        registry=registry,
+        cell_fn=cells.recorded_cell,
+    )
+    assert first.ran == 4 and sorted(_calls(out)) == [
+        f"{preset}/{model}/penguins-mass/seed-0"
+        for preset in ("aide-greedy", "gome")
+        for model in ("skill-0.25", "skill-1")
+    ]
+    second = run_study(
+        plan_study(spec, out, registry=registry, prepare=False).only(
+            presets=["gome"], models=["skill=1"]
+        ),
+        registry=registry,
+        cell_fn=cells.recorded_cell,
+    )
+    assert second.ran == 3 and second.skipped == 4  # gome skill=1's other three cells
+    assert sum(row.cells for row in second.rows if row.competition != "all") == 7
+
+    with pytest.raises(UsageError, match=r"competition 'penguin' is not in the study's grid"):
+        plan.only(competitions=["penguin"])
+    with pytest.raises(UsageError, match=r"model 'skill=0.5' .* \(it has: skill=0.25, skill=1\)"):
+        plan.only(models=["skill=0.5"])
 
 
 def test_cells_whose_settings_changed_are_run_again(write_spec, registry, tmp_path):
