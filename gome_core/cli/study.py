@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import attrs
 import click
+
+if TYPE_CHECKING:
+    from gome_core.study.run import StudyPlan
 
 __all__ = ["study"]
 
@@ -78,6 +82,8 @@ def study(
         f"{len(plan.pending)} to run{later}; study directory {plan.out_dir}",
         err=True,
     )
+    if plan.pending and not summarize:
+        click.echo(_estimate_line(plan, workers), err=True)
     if dry_run:
         for line in plan.describe():
             click.echo(line)
@@ -112,3 +118,20 @@ def study(
         click.echo(f"  {path}")
     if result.failed:
         raise SystemExit(1)
+
+
+def _estimate_line(plan: StudyPlan, workers: int | None) -> str:
+    """How long the cells to run should take, judged by finished cells like them."""
+    import os
+
+    seconds, unknown = plan.estimate_s()
+    if unknown == len(plan.pending):
+        return "time to run: no estimate yet (no finished cell of these competitions)"
+    at_once = workers if workers is not None else plan.spec.study.workers
+    at_once = min(at_once or os.cpu_count() or 1, len(plan.pending))
+    rest = f"; {unknown} of them have no finished cell like them to go by" if unknown else ""
+    hours = seconds / 3600
+    return (
+        f"time to run: about {hours:.1f} hours of cell time, {hours / at_once:.1f} hours with "
+        f"{at_once} at once (from finished cells of the same preset and competition){rest}"
+    )

@@ -77,6 +77,27 @@ class StudyPlan:
             for cell in self.cells
         ]
 
+    def estimate_s(self) -> tuple[float, int]:
+        """How long the pending cells should take, in seconds of cell time (one cell for one
+        second), from the finished cells of the same preset and competition, else of the same
+        competition; and how many pending cells have neither to go by."""
+        by_preset: dict[tuple[str, str], list[float]] = {}
+        by_competition: dict[str, list[float]] = {}
+        for summary in self.finished.values():
+            cell, elapsed = summary.get("cell") or {}, summary.get("elapsed_s")
+            if elapsed and "competition" in cell:
+                by_preset.setdefault((cell["preset"], cell["competition"]), []).append(elapsed)
+                by_competition.setdefault(cell["competition"], []).append(elapsed)
+        total, unknown = 0.0, 0
+        for task in self.pending:
+            competition = task.cell["competition"]
+            like = by_preset.get((task.preset, competition)) or by_competition.get(competition)
+            if like:
+                total += sum(like) / len(like)
+            else:
+                unknown += 1
+        return total, unknown
+
     def only(
         self,
         *,

@@ -37,6 +37,7 @@ def test_a_dry_run_of_a_part_lists_the_rest_as_later(gome, tmp_path):
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert "16 cells, 0 finished, 2 to run, 14 left for later" in result.stderr
+    assert "time to run: no estimate yet" in result.stderr
     to_run = [line.split("  (")[0] for line in result.stdout.splitlines() if "to run" in line]
     assert to_run == [
         "to run  gome skill=0.25 penguins-mass seed 1",
