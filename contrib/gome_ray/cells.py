@@ -40,7 +40,9 @@ class RayCellRunner(CellRunner):
         return self._as_finished(ray, remote, list(items))
 
     def _as_finished(self, ray: Any, remote: Any, items: list[Any]) -> Iterator[Any]:
-        from ray.exceptions import RayError, RayTaskError
+        from ray.exceptions import RayTaskError
+
+        lost_errors = _lost_errors()
 
         limit = self.config.workers or len(items)
         waiting = list(reversed(items))
@@ -60,8 +62,9 @@ class RayCellRunner(CellRunner):
                 except RayTaskError as exc:
                     # The cell's own exception, not Ray's wrapper around it.
                     raise exc.as_instanceof_cause() from None
-                except RayError as exc:  # its worker or node died: the others go on
-                    result = LostCell(item, f"the cell's Ray worker died: {exc}")
+                except lost_errors as exc:  # its worker or node died: the others go on
+                    reason = f"the cell's Ray worker died ({type(exc).__name__}): {exc}"
+                    result = LostCell(item, reason)
                 yield result
         finally:
             # Dropped early (an error, Ctrl-C): cells not yet started are not started.
@@ -77,3 +80,17 @@ class RayCellRunner(CellRunner):
         if self._pending and self._session.owned:
             self._cancel(self._session.ray(), list(self._pending))
         self._session.shutdown()
+
+
+def _lost_errors() -> tuple[type[BaseException], ...]:
+    """Ray's errors for a cell whose process (or node) died; others, such as a runtime
+    environment that cannot be set up, are mistakes that stop the study."""
+    from ray import exceptions
+
+    return (
+        exceptions.WorkerCrashedError,
+        exceptions.OutOfMemoryError,
+        exceptions.NodeDiedError,
+        exceptions.LocalRayletDiedError,
+        exceptions.ObjectLostError,
+    )

@@ -99,9 +99,19 @@ def study(
                 report=lambda line: click.echo(line, err=True),
             )
     except KeyboardInterrupt:
+        part = "".join(
+            f" --{name} {value}"
+            for name, values in (
+                ("preset", presets),
+                ("model", models),
+                ("competition", competitions),
+                ("seed", seeds),
+            )
+            for value in values
+        )
         click.echo(
             f"\ninterrupted: finished cells are kept. Continue with: gome study {spec_path} "
-            f"--out {plan.out_dir}",
+            f"--out {plan.out_dir}{part}",
             err=True,
         )
         raise SystemExit(130) from None
@@ -122,16 +132,18 @@ def study(
 
 def _estimate_line(plan: StudyPlan, workers: int | None) -> str:
     """How long the cells to run should take, judged by finished cells like them."""
-    import os
-
     seconds, unknown = plan.estimate_s()
     if unknown == len(plan.pending):
         return "time to run: no estimate yet (no finished cell of these competitions)"
-    at_once = workers if workers is not None else plan.spec.study.workers
-    at_once = min(at_once or os.cpu_count() or 1, len(plan.pending))
-    rest = f"; {unknown} of them have no finished cell like them to go by" if unknown else ""
-    hours = seconds / 3600
-    return (
-        f"time to run: about {hours:.1f} hours of cell time, {hours / at_once:.1f} hours with "
-        f"{at_once} at once (from finished cells of the same preset and competition){rest}"
-    )
+    line = f"time to run: about {_duration(seconds)} of cell time"
+    at_once = min(workers if workers is not None else plan.spec.study.workers, len(plan.pending))
+    if at_once > 0:  # 0: the runner decides how many run at once
+        line += f", {_duration(seconds / at_once)} with {at_once} at once"
+    line += " (from finished cells like them)"
+    if unknown:
+        line += f"; {unknown} of them have no finished cell like them to go by"
+    return line
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds / 3600:.1f} hours" if seconds >= 3600 else f"{seconds / 60:.0f} minutes"

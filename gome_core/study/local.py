@@ -79,10 +79,13 @@ class LocalCellRunner(CellRunner):
                 process.start()
                 self._running[index] = process
 
+        dead: set[int] = set()  # workers seen dead, their result perhaps still in the pipe
         try:
             start_more()
             while done < len(items):
-                index, outcome, value = _next_result(results, self._running)
+                index, outcome, value = _next_result(results, self._running, dead)
+                if index not in self._running:  # already given up as lost: too late
+                    continue
                 self._running.pop(index).join()
                 done += 1
                 start_more()
@@ -117,9 +120,10 @@ def _call(fn: Callable[[Any], Any], item: Any, index: int, results: Any) -> None
         results.put((index, _RAISED, exc))
 
 
-def _next_result(results: Any, running: dict[int, Any]) -> tuple[int, str, Any]:
-    """The next finished cell's outcome; a worker that died without one is ``_LOST``."""
-    exited: set[int] = set()  # exited with 0: its result may still be in the pipe
+def _next_result(results: Any, running: dict[int, Any], dead: set[int]) -> tuple[int, str, Any]:
+    """The next finished cell's outcome. A worker that has died is given one more poll for its
+    result to come through the pipe (it may have sent one and then crashed on the way out);
+    after that it is ``_LOST``."""
     while True:
         try:
             return results.get(timeout=1.0)  # type: ignore[no-any-return]
@@ -127,14 +131,16 @@ def _next_result(results: Any, running: dict[int, Any]) -> tuple[int, str, Any]:
             for index, process in running.items():
                 if process.is_alive():
                     continue
-                if process.exitcode != 0 or index in exited:
+                if index in dead:
                     return index, _LOST, _death(process.exitcode)
-                exited.add(index)
+                dead.add(index)
 
 
 def _death(exitcode: int) -> str:
     """How a worker process ended, in words (a negative exit code is the signal that killed it)."""
-    if exitcode >= 0:
+    if exitcode == 0:  # a result that cannot be pickled is dropped on the way, silently
+        return "the cell's process exited without a result (was the result picklable?)"
+    if exitcode > 0:
         return f"the cell's process exited with code {exitcode} before reporting a result"
     try:
         name = signal.Signals(-exitcode).name

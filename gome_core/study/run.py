@@ -369,6 +369,7 @@ def run_study(
         s
         for cell in plan.cells
         if (s := read_cell(plan.out_dir / CELLS_DIR / cell.key))
+        and s.get("fingerprint") is not None
         and s.get("fingerprint") == current.get(cell.key)
     ]
     rows = aggregate(summaries, presets=spec.grid.presets, competitions=spec.grid.competitions)

@@ -38,10 +38,12 @@ def refuse(value: int) -> int:
 
 
 def die_or_nap(seconds: float) -> tuple[float, int]:
-    """A negative ``seconds``: the cell's process kills itself with SIGKILL, as the kernel's
-    out-of-memory killer would; else :func:`nap`."""
-    if seconds < 0:
+    """-1: the cell's process kills itself with SIGKILL, as the kernel's out-of-memory killer
+    would; -2: it exits at once with status 0 and no result; else :func:`nap`."""
+    if seconds == -1:
         os.kill(os.getpid(), signal.SIGKILL)
+    if seconds == -2:
+        os._exit(0)
     return nap(seconds)
 
 
@@ -75,9 +77,9 @@ class CellRunnerSuite:
     def test_a_cell_whose_process_dies_is_lost_and_the_others_finish(
         self, runner: CellRunner
     ) -> None:
-        outcomes = list(runner.map(die_or_nap, [1.0, -1.0, 0.0]))
+        outcomes = list(runner.map(die_or_nap, [1.0, -1.0, -2.0, 0.0]))
         lost = [o for o in outcomes if isinstance(o, LostCell)]
-        assert len(lost) == 1 and len(outcomes) == 3
-        assert lost[0].item == -1.0
-        assert isinstance(lost[0].reason, str) and lost[0].reason
+        assert len(outcomes) == 4
+        assert sorted(o.item for o in lost) == [-2.0, -1.0]
+        assert all(isinstance(o.reason, str) and o.reason for o in lost)
         assert sorted(o[0] for o in outcomes if not isinstance(o, LostCell)) == [0.0, 1.0]

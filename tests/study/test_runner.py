@@ -166,10 +166,6 @@ def test_a_part_of_the_study_runs_and_the_tables_cover_every_finished_cell(
         for model in ("skill-0.25", "skill-1")
     ]
     rest = plan_study(spec, out, registry=registry, prepare=False)
-    # Timed by the finished cells like them: penguins-mass's seed 1 (0.1 s each); breast-cancer
-    # has none to go by.
-    seconds, unknown = rest.estimate_s()
-    assert seconds == pytest.approx(4 * 0.1) and unknown == 8
     second = run_study(
         rest.only(presets=["gome"], models=["skill=1"]),
         registry=registry,
@@ -182,6 +178,33 @@ def test_a_part_of_the_study_runs_and_the_tables_cover_every_finished_cell(
         plan.only(competitions=["penguin"])
     with pytest.raises(UsageError, match=r"model 'skill=0.5' .* \(it has: skill=0.25, skill=1\)"):
         plan.only(models=["skill=0.5"])
+
+
+def test_the_time_to_run_is_judged_by_finished_cells_like_them(write_spec, registry, tmp_path):
+    plan = plan_study(load_spec(write_spec(), registry), tmp_path, registry=registry, prepare=False)
+    finished = {
+        "gome/skill-1/penguins-mass/seed-0": 100.0,
+        "gome/skill-0.25/penguins-mass/seed-0": 200.0,
+        "aide-greedy/skill-1/penguins-mass/seed-0": 40.0,
+    }
+    by_key = {task.key: task for task in plan.pending}
+    plan = attrs.evolve(
+        plan,
+        pending=tuple(t for t in plan.pending if t.key not in finished),
+        finished={
+            key: {"cell": dict(by_key[key].cell), "elapsed_s": s} for key, s in finished.items()
+        },
+    )
+    seconds, unknown = plan.estimate_s()
+    # penguins-mass, seed 1: two gome cells at 150 s (gome's mean), two aide-greedy at 40 s;
+    # aide-greedy skill=0.25 seed 0 at 40 s too. breast-cancer's 8 cells: nothing to go by.
+    assert seconds == pytest.approx(2 * 150 + 3 * 40) and unknown == 8
+    # Without a finished cell of its own preset, a cell goes by its competition's mean.
+    only_gome = attrs.evolve(
+        plan, finished={k: v for k, v in plan.finished.items() if k.startswith("gome/")}
+    )
+    seconds, _ = only_gome.estimate_s()
+    assert seconds == pytest.approx(2 * 150 + 3 * 150)
 
 
 def test_cells_whose_settings_changed_are_run_again(write_spec, registry, tmp_path):
