@@ -58,28 +58,29 @@ def test_a_killed_run_stops_as_cleanly_as_ctrl_c(tmp_path):
     import time
 
     run_dir = tmp_path / "run"
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gome_core.cli",
-            "run",
-            "--preset",
-            "quickstart",
-            "--task",
-            "penguins-mass",
-            "--steps",
-            "40",
-            "--run-dir",
-            str(run_dir),
-            "--set",
-            f"executor.workspace_root={str(tmp_path / 'ws')!r}",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ},
-    )
+    out_file, err_file = tmp_path / "stdout.txt", tmp_path / "stderr.txt"
+    with out_file.open("w") as out_log, err_file.open("w") as err_log:
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "gome_core.cli",
+                "run",
+                "--preset",
+                "quickstart",
+                "--task",
+                "penguins-mass",
+                "--steps",
+                "40",
+                "--run-dir",
+                str(run_dir),
+                "--set",
+                f"executor.workspace_root={str(tmp_path / 'ws')!r}",
+            ],
+            stdout=out_log,
+            stderr=err_log,  # files, not pipes nobody reads while the run goes on
+            env={**os.environ},
+        )
     journal = run_dir / "journal.jsonl"
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
@@ -94,7 +95,8 @@ def test_a_killed_run_stops_as_cleanly_as_ctrl_c(tmp_path):
     assert any(workspaces_root.iterdir()), "no candidate started"
     time.sleep(0.5)
     proc.send_signal(signal.SIGTERM)
-    out, err = proc.communicate(timeout=60)
+    proc.wait(timeout=60)
+    out, err = out_file.read_text(), err_file.read_text()
     assert "run interrupted" in out and f"gome resume {run_dir}" in out, err[-2000:]
     events = [json.loads(line) for line in journal.read_text().splitlines()]
     assert events[-1]["type"] == "run_paused"  # resumable, not finished

@@ -62,6 +62,9 @@ class Browser:
             os.dup2(high_r, 3)
             os.dup2(high_w, 4)
 
+        # Its log goes to a file: a pipe that nobody reads would stall Chromium once it filled.
+        self._log = Path(self._profile).with_suffix(".log")
+        log = self._log.open("wb")
         self._proc = subprocess.Popen(
             [
                 self.binary,
@@ -84,11 +87,12 @@ class Browser:
             ],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
+            stderr=log,
             preexec_fn=child_fds,
             pass_fds=(3, 4),
             close_fds=True,
         )
+        log.close()
         os.close(to_chrome_r)
         os.close(from_chrome_w)
         try:
@@ -130,9 +134,8 @@ class Browser:
                     os.close(fd)
                 except OSError:
                     pass
-            if self._proc.stderr is not None:
-                self._proc.stderr.close()
             shutil.rmtree(self._profile, ignore_errors=True)
+            self._log.unlink(missing_ok=True)
 
     # ----------------------------------------------------------------- protocol
 
@@ -171,8 +174,7 @@ class Browser:
                 continue
             chunk = os.read(self._from_chrome, 1 << 20)
             if not chunk:
-                stderr = self._proc.stderr.read() if self._proc.stderr else b""
-                tail = stderr[-2000:].decode(errors="replace")
+                tail = self._log.read_bytes()[-2000:].decode(errors="replace")
                 raise BrowserError(f"Chromium closed the pipe: {tail}")
             self._buffer += chunk
         raw, _, self._buffer = self._buffer.partition(b"\0")
