@@ -279,6 +279,7 @@ class _Progress(Periodic):
         super().__init__(every_s, self._report, name="gome-study-progress")
         self.plan, self.report = plan, report
         self.since = time.time()  # journals older than this are left by an earlier attempt
+        self.ended: set[str] = set()  # cells reported, whether finished, failed or interrupted
 
     def _report(self) -> None:
         for line in self.lines():
@@ -290,6 +291,8 @@ class _Progress(Periodic):
         budget = self.plan.spec.study.steps
         out = []
         for task in self.plan.pending:
+            if task.key in self.ended:
+                continue
             cell_dir = Path(task.cell_dir)
             journal = cell_dir / RUN_DIR / "journal.jsonl"
             if (cell_dir / CELL_FILE).exists() or not journal.is_file():
@@ -339,11 +342,12 @@ def run_study(
         report(f"running {len(plan.pending)} cells with the {spec.study.runner!r} cell runner")
         started = time.monotonic()
         try:
-            with _Progress(plan, report, spec.study.progress_s):
+            with _Progress(plan, report, spec.study.progress_s) as progress:
                 for outcome in runner.map(cell_fn, plan.pending):
                     ran += 1
                     summary = _lost_summary(outcome) if isinstance(outcome, LostCell) else outcome
                     key = summary["key"]
+                    progress.ended.add(key)
                     cell_dir = plan.out_dir / CELLS_DIR / key
                     if summary.get("status") != "done":
                         failed.append(key)

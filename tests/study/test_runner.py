@@ -288,3 +288,27 @@ def test_cells_in_flight_report_their_progress(write_spec, registry, tmp_path):
         re.search(r"in flight: (gome|aide-greedy)/skill-[0-9.]+/penguins-mass/seed-0: 1/2 steps", p)
         for p in progress
     ), progress
+
+
+def test_a_cell_that_ended_is_no_longer_reported_in_flight(write_spec, registry, tmp_path):
+    text = SMALL_SPEC.replace("[study]\n", "[study]\nprogress_s = 0.3\n", 1)
+    text = text.replace("seeds = [0, 1]", "seeds = [0]").replace(
+        'competitions = ["penguins-mass", "breast-cancer"]', 'competitions = ["penguins-mass"]'
+    )
+    spec = load_spec(write_spec(text), registry)
+    out = tmp_path / "study"
+    out.mkdir()
+    failing = "gome/skill-0.25/penguins-mass/seed-0"  # the first to run: it leaves a journal
+    (out / cells.FAIL_MARK_FILE).write_text(failing)
+    lines: list[str] = []
+    run_study(
+        plan_study(spec, out, registry=registry, prepare=False),
+        workers=1,
+        registry=registry,
+        report=lines.append,
+        cell_fn=cells.journaling_cell,
+    )
+    ended = next(i for i, line in enumerate(lines) if f"{failing}: ERROR" in line)
+    assert any(f"in flight: {failing}" in line for line in lines[:ended])
+    assert not any(f"in flight: {failing}" in line for line in lines[ended:]), lines[ended:]
+    assert any("in flight:" in line for line in lines[ended:])  # the next cells were reported
