@@ -16,8 +16,10 @@ from gome_core.interfaces import CellRunner, LostCell
 
 __all__ = ["LocalCellRunner", "LocalCellRunnerConfig"]
 
-#: What every cell imports (no threads are started by importing them: safe to fork from).
-_PRELOAD = ("gome_core.engine.launch", "gome_core.study.cell")
+#: What every cell imports (no threads are started by importing them: safe to fork from). This
+#: module too: a worker unpickles its entry point from here, and should get the version the study
+#: started with, not a file edited on disk since.
+_PRELOAD = ("gome_core.engine.launch", "gome_core.study.cell", "gome_core.study.local")
 
 _Item = TypeVar("_Item")
 _Result = TypeVar("_Result")
