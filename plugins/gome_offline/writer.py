@@ -483,7 +483,8 @@ _CNN = """
 class SmallCNN(BaseEstimator):
     \"\"\"A small convolutional network on the images: two conv blocks and a small dense head.
 
-    Trained with AdamW on mini-batches; torch uses OMP_NUM_THREADS threads.
+    Trained with AdamW on mini-batches, on a GPU when this process can see one (an executor that
+    leases GPUs sets CUDA_VISIBLE_DEVICES), else on the CPU with OMP_NUM_THREADS threads.
     \"\"\"
 
     def __init__(self, epochs=5, channels=16, lr=0.003, batch_size=32, seed=0):
@@ -498,7 +499,8 @@ class SmallCNN(BaseEstimator):
 
         pixels = np.asarray(X, dtype=np.float32)
         shape = (-1, IMAGE_SHAPE[0], IMAGE_SHAPE[1], IMAGE_SHAPE[2])
-        return torch.from_numpy(pixels.reshape(shape)).permute(0, 3, 1, 2).contiguous()
+        images = torch.from_numpy(pixels.reshape(shape)).permute(0, 3, 1, 2).contiguous()
+        return images.to(self.device_)
 
     def _network(self, outputs):
         from torch import nn
@@ -520,16 +522,19 @@ class SmallCNN(BaseEstimator):
 
         torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
         torch.manual_seed(self.seed)
+        self.device_ = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        torch.backends.cudnn.deterministic = True  # the same seed, the same network
         images = self._images(X)
 @TARGETS@
-        self.net_ = self._network(outputs)
+        targets = targets.to(self.device_)
+        self.net_ = self._network(outputs).to(self.device_)
         optimizer = torch.optim.AdamW(self.net_.parameters(), lr=self.lr)
         epochs = min(self.epochs, 3) if DEBUG else self.epochs
         size = min(self.batch_size, max(8, len(images) // 8))  # at least 8 updates per epoch
         generator = torch.Generator().manual_seed(self.seed)
         for epoch in range(epochs):
             self.net_.train()
-            order = torch.randperm(len(images), generator=generator)
+            order = torch.randperm(len(images), generator=generator).to(self.device_)
             total = 0.0
             for start in range(0, len(images), size):
                 batch = order[start : start + size]
@@ -540,7 +545,8 @@ class SmallCNN(BaseEstimator):
                 loss.backward()
                 optimizer.step()
                 total += loss.item() * len(batch)
-            print(f"    cnn epoch {epoch + 1}/{epochs}: loss {total / len(images):.4f}", flush=True)
+            where = f"{epoch + 1}/{epochs} on {self.device_}"
+            print(f"    cnn epoch {where}: loss {total / len(images):.4f}", flush=True)
         return self
 
     def _outputs(self, X):
@@ -550,7 +556,7 @@ class SmallCNN(BaseEstimator):
         images = self._images(X)
         with torch.no_grad():
             chunks = [self.net_(images[i : i + 512]) for i in range(0, len(images), 512)]
-        return torch.cat(chunks)
+        return torch.cat(chunks).cpu()
 @PREDICT@
 """
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import math
+import shutil
 
 import pandas as pd
 import pytest
@@ -11,7 +12,9 @@ from gome_offline.profile import profile_for
 from gome_offline.spec import default_spec
 from gome_offline.writer import torch_available, write_program
 
-from .conftest import check_outputs, run_program
+from gome_core import Candidate, ExecutionRequest, ResourceLimits
+
+from .conftest import RUN_ENV, check_outputs, run_program
 
 # (competition kind, edit of the default spec): every task type, every model family.
 FAST = [
@@ -120,6 +123,34 @@ def test_cnn_on_images(make_competition, tmp_path, debug):
     edit = {"model.family": "cnn", "model.params.epochs": 3, "cv_folds": 3}
     scores = _check_run(make_competition("images"), edit, tmp_path, debug=debug)
     assert "cnn" in scores
+
+
+@pytest.mark.slow
+@pytest.mark.gpu
+def test_the_cnn_trains_on_the_gpu_its_executor_leases(make_competition, tmp_path):
+    if shutil.which("nvidia-smi") is None:
+        pytest.skip("no NVIDIA driver on this machine")
+    torch = pytest.importorskip("torch")
+    if not torch.cuda.is_available():
+        pytest.skip("torch sees no CUDA device")
+    from gome_cuda import CudaExecutor, CudaExecutorConfig
+
+    competition = make_competition("images")
+    edit = {"model.family": "cnn", "model.params.epochs": 3, "cv_folds": 3}
+    _, _, code = _program(competition, edit)
+    config = CudaExecutorConfig(workspace_root=str(tmp_path / "ws"), telemetry_period_s=0.1)
+    request = ExecutionRequest(
+        Candidate.from_code("cnn", code),
+        input_dir=competition.public_dir,
+        env={**RUN_ENV, "GOME_DEBUG": "0"},
+        limits=ResourceLimits(timeout_s=240),
+    )
+    with CudaExecutor(config) as executor:
+        result = executor.run(request)
+    assert result.ok, result.stderr_tail
+    assert "cnn epoch 3/3 on cuda" in result.stdout_tail
+    assert result.gpu_devices and result.gpu_peak_memory_mb
+    assert "scores.csv" in result.produced
 
 
 def test_cnn_needs_torch_and_images(make_competition):
