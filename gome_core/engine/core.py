@@ -344,8 +344,8 @@ class Engine:
                     self.executor.cancel()
                 for future in done:
                     self._finish(in_flight.pop(future), future.result())
-        except KeyboardInterrupt:
-            status, reason = "interrupted", "interrupted by the user"
+        except KeyboardInterrupt as stop:
+            status, reason = "interrupted", _interrupted_by(stop)
             self._stop.set()
             self.executor.cancel()
             for future in list(in_flight):
@@ -357,8 +357,8 @@ class Engine:
         if status != "interrupted":
             try:
                 final = self._final_choice()
-            except KeyboardInterrupt:  # the steps are saved; a resume makes the choice again
-                status, reason = "interrupted", "interrupted by the user during the final choice"
+            except KeyboardInterrupt as stop:  # steps saved; a resume chooses again
+                status, reason = "interrupted", f"{_interrupted_by(stop)} during the final choice"
         if status != "interrupted":
             self._emit(
                 "run_finished",
@@ -517,3 +517,8 @@ def _describe(exc: BaseException) -> str:
     last = traceback.extract_tb(exc.__traceback__)[-1:] if exc.__traceback__ else []
     where = f" (at {last[0].filename}:{last[0].lineno})" if last else ""
     return f"{type(exc).__name__}: {exc}{where}"
+
+
+def _interrupted_by(stop: KeyboardInterrupt) -> str:
+    # Ctrl-C's KeyboardInterrupt carries no text; SIGTERM's says which signal stopped the run.
+    return str(stop) or "interrupted by the user"

@@ -100,6 +100,7 @@ def test_a_killed_run_stops_as_cleanly_as_ctrl_c(tmp_path):
     assert "run interrupted" in out and f"gome resume {run_dir}" in out, err[-2000:]
     events = [json.loads(line) for line in journal.read_text().splitlines()]
     assert events[-1]["type"] == "run_paused"  # resumable, not finished
+    assert events[-1]["reason"] == "stopped by signal SIGTERM"
     # No candidate outlives the run: no process still works in one of its workspaces.
     workspaces = {str(tmp_path / "ws"), str(run_dir)}
     survivors = []

@@ -236,7 +236,7 @@ def test_ctrl_c_during_the_final_choice_ends_its_runs_and_pauses_the_run(
     assert not list(workspaces.glob("*final-seed1*/scores.csv")), stderr_file.read_text()[-3000:]
     events = _events(run_dir)
     assert events[-1]["type"] == "run_paused"
-    assert "final choice" in events[-1]["reason"]
+    assert events[-1]["reason"] == "interrupted by the user during the final choice"
     assert not any(e["type"] == "final_choice" for e in events)
     assert len(list(workspaces.glob("*final-seed1*"))) <= 2  # the queued third never started
 
