@@ -138,6 +138,20 @@ class ResolvedConfig:
             rows.append((path, spec.name, f"{provider} (plugin {reg.plugin.name})"))
         return rows
 
+    def versions(self) -> dict[str, str]:
+        """``{distribution: version}`` of gome and of each plugin that provides a component.
+
+        A plugin outside any distribution (a module on the path) is named by its module and has
+        the version ``"unknown"``.
+        """
+        from gome_core import __version__
+
+        versions = {"gome": __version__}
+        for _path, spec in _walk_specs(self.config, "$"):
+            plugin = self.registry.get(spec.kind, spec.name).plugin
+            versions[plugin.distribution or plugin.module] = plugin.version or "unknown"
+        return dict(sorted(versions.items()))
+
     def describe(self) -> dict[str, Any]:
         """Everything needed to reproduce the run's setup: config, sources, plugin versions."""
         from gome_core import __version__

@@ -208,3 +208,14 @@ def test_parse_override_rejects_malformed(text):
 
 def test_apply_override_builds_nested_tables():
     assert apply_override({}, "a.b.c=1") == {"a": {"b": {"c": 1}}}
+
+
+def test_versions_name_gome_and_the_plugin_of_each_component(registry):
+    versions = resolve(preset="toy-preset", registry=registry).versions()
+    from gome_core import __version__
+
+    # The local executor is gome's own; the toy optimizer's plugin is a module of the tests, in
+    # no distribution, so it is named by its module and its version is unknown.
+    assert versions.pop("gome") == __version__
+    [(module, version)] = versions.items()
+    assert module.startswith("tests.") and version == "unknown"

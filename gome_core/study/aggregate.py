@@ -44,6 +44,7 @@ __all__ = [
     "to_csv",
     "to_json",
     "to_markdown",
+    "version_mix",
 ]
 
 #: The ``competition`` of a row that pools every competition.
@@ -239,8 +240,34 @@ def to_csv(rows: Sequence[AggregateRow]) -> str:
     return out.getvalue()
 
 
-def to_json(rows: Sequence[AggregateRow], *, study: str) -> str:
-    return json.dumps({"study": study, "rows": [asdict(row) for row in rows]}, indent=2) + "\n"
+def version_mix(summaries: Iterable[Mapping[str, Any]]) -> list[tuple[str, int]]:
+    """The versions the cells ran on, one entry per distinct set, most cells first.
+
+    Each entry is ``("gome 0.1.0, gome-foo 1.2", cells)``; cells from before versions were
+    recorded count as ``"not recorded"``. More than one entry means the table mixes code versions.
+    """
+    counts: dict[str, int] = defaultdict(int)
+    for summary in summaries:
+        versions = summary.get("versions")
+        text = (
+            ", ".join(f"{name} {version}" for name, version in sorted(versions.items()))
+            if versions
+            else "not recorded"
+        )
+        counts[text] += 1
+    return sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+
+
+def to_json(
+    rows: Sequence[AggregateRow],
+    *,
+    study: str,
+    versions: Sequence[tuple[str, int]] = (),
+) -> str:
+    data: dict[str, Any] = {"study": study, "rows": [asdict(row) for row in rows]}
+    if versions:
+        data["versions"] = [{"versions": text, "cells": cells} for text, cells in versions]
+    return json.dumps(data, indent=2) + "\n"
 
 
 _MARKDOWN_COLUMNS = (
@@ -279,13 +306,20 @@ def to_markdown(rows: Sequence[AggregateRow]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_tables(rows: Sequence[AggregateRow], out_dir: Path, *, study: str) -> list[Path]:
-    """Write ``aggregate.csv``, ``aggregate.json`` and ``aggregate.md`` into ``out_dir``."""
+def write_tables(
+    rows: Sequence[AggregateRow],
+    out_dir: Path,
+    *,
+    study: str,
+    versions: Sequence[tuple[str, int]] = (),
+) -> list[Path]:
+    """Write ``aggregate.csv``, ``aggregate.json`` (with ``versions``, :func:`version_mix`) and
+    ``aggregate.md`` into ``out_dir``."""
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
     for name, text in (
         ("aggregate.csv", to_csv(rows)),
-        ("aggregate.json", to_json(rows, study=study)),
+        ("aggregate.json", to_json(rows, study=study, versions=versions)),
         ("aggregate.md", to_markdown(rows)),
     ):
         path = out_dir / name

@@ -233,6 +233,8 @@ def _run(task: CellTask, cell_dir: Path) -> dict[str, Any]:
         "key": task.key,
         "cell": dict(task.cell),
         "fingerprint": task.fingerprint,
+        # The fingerprint covers settings, not code: these tell cells run on other code apart.
+        "versions": resolved.versions(),
         "status": "done",
         "run_status": outcome.status,
         "run_reason": outcome.reason,

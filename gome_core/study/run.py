@@ -31,7 +31,13 @@ from gome_core.interfaces import CellRunner, LostCell
 from gome_core.logs import get_logger
 from gome_core.periodic import Periodic
 from gome_core.plugins import PluginRegistry, get_registry
-from gome_core.study.aggregate import AggregateRow, aggregate, to_markdown, write_tables
+from gome_core.study.aggregate import (
+    AggregateRow,
+    aggregate,
+    to_markdown,
+    version_mix,
+    write_tables,
+)
 from gome_core.study.cell import CELL_FILE, RUN_DIR, CellTask, read_cell, run_cell
 from gome_core.study.grid import (
     Cell,
@@ -139,6 +145,8 @@ class StudyResult:
     failed: tuple[str, ...]
     rows: tuple[AggregateRow, ...]
     files: tuple[Path, ...]
+    #: The versions the cells in the tables ran on (:func:`~gome_core.study.aggregate.version_mix`).
+    versions: tuple[tuple[str, int], ...] = ()
 
     @property
     def markdown(self) -> str:
@@ -377,9 +385,23 @@ def run_study(
         and s.get("fingerprint") == current.get(cell.key)
     ]
     rows = aggregate(summaries, presets=spec.grid.presets, competitions=spec.grid.competitions)
+    versions = version_mix(summaries)
+    if len(versions) > 1:
+        mix = "; ".join(f"{text} ({cells} cells)" for text, cells in versions)
+        report(
+            f"note: the cells in the tables ran on different versions: {mix}. "
+            f"A cell runs again, on the code installed now, once its folder under "
+            f"{plan.out_dir / CELLS_DIR} is removed."
+        )
     files = write_results(spec, plan.out_dir, rows, summaries)
     return StudyResult(
-        plan.out_dir, ran, len(plan.finished), tuple(failed), tuple(rows), tuple(files)
+        plan.out_dir,
+        ran,
+        len(plan.finished),
+        tuple(failed),
+        tuple(rows),
+        tuple(files),
+        tuple(versions),
     )
 
 
@@ -393,7 +415,7 @@ def write_results(
     from gome_core.study.grid import model_levels
 
     results = out_dir / RESULTS_DIR
-    files = write_tables(rows, results, study=spec.study.name)
+    files = write_tables(rows, results, study=spec.study.name, versions=version_mix(summaries))
     if summaries:
         from gome_core.study.plots import write_plots
 

@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from gome_core import __version__
 from gome_core.study.cell import CELL_FILE, CELL_SCHEMA, CellTask, write_json_atomic
 
 #: A cell whose key is listed in this file fails (returns an error), to test retries.
@@ -41,6 +42,7 @@ def recorded_cell(task: CellTask) -> dict[str, Any]:
         "key": task.key,
         "cell": dict(task.cell),
         "fingerprint": task.fingerprint,
+        "versions": {"gome": __version__},
         "status": "done",
         "steps": 2,
         "elapsed_s": 0.1,

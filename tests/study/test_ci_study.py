@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+import gome_core
+
 ROOT = Path(__file__).resolve().parents[2]
 CI_SPEC = ROOT / "studies" / "ci-small.toml"
 
@@ -95,6 +97,8 @@ def test_the_ci_study_runs_and_resumes(gome, tmp_path):
         summary = json.loads(path.read_text())
         grading = summary["grading"]
         assert summary["status"] == "done" and summary["steps"] == 2
+        # The code it ran on: gome itself and the plugins of its components.
+        assert summary["versions"]["gome"] == gome_core.__version__
         # The per-cell grading report carries MLE-bench's fields.
         assert {"score", "any_medal", "gold_threshold", "valid_submission"} <= set(grading)
         graded = json.loads((path.parent / "run" / "grading.json").read_text())

@@ -11,6 +11,7 @@ from pathlib import Path
 import attrs
 import pytest
 
+import gome_core
 from gome_core.errors import UsageError
 from gome_core.study.cell import CELL_FILE
 from gome_core.study.local import LocalCellRunner, LocalCellRunnerConfig
@@ -224,6 +225,28 @@ def test_cells_whose_settings_changed_are_run_again(write_spec, registry, tmp_pa
     # Until they have run again, their old summaries stay out of the tables (--summarize).
     summary = run_study(attrs.evolve(plan, pending=()), registry=registry)
     assert summary.ran == 0 and all(row.cells == 0 for row in summary.rows)
+
+
+def test_tables_of_cells_run_on_different_versions_say_so(write_spec, registry, tmp_path):
+    out = tmp_path / "study"
+    spec = load_spec(write_spec(), registry)
+    plan = plan_study(spec, out, registry=registry, prepare=False)
+    run_study(plan, registry=registry, cell_fn=cells.recorded_cell)
+    # Three cells ran on another release; one predates version records.
+    paths = sorted(out.glob("cells/*/*/*/*/cell.json"))
+    for path, versions in zip(paths, [{"gome": "0.2.0"}] * 3 + [None], strict=False):
+        summary = json.loads(path.read_text())
+        summary["versions"] = versions
+        path.write_text(json.dumps(summary))
+    lines: list[str] = []
+    finished = plan_study(spec, out, registry=registry, prepare=False)
+    result = run_study(attrs.evolve(finished, pending=()), registry=registry, report=lines.append)
+    now = f"gome {gome_core.__version__}"
+    assert result.versions == ((now, 12), ("gome 0.2.0", 3), ("not recorded", 1))
+    [note] = [line for line in lines if line.startswith("note:")]
+    assert f"{now} (12 cells); gome 0.2.0 (3 cells); not recorded (1 cells)" in note
+    data = json.loads((out / "results" / "aggregate.json").read_text())
+    assert data["versions"][1] == {"versions": "gome 0.2.0", "cells": 3}
 
 
 def test_results_are_written_as_tables_and_non_empty_figures(write_spec, registry, tmp_path):
