@@ -129,7 +129,10 @@ def test_a_broken_candidate_gets_repair_rounds(toy_registry, toy_competition, tm
 
 RUNNER = textwrap.dedent(
     """
-    import sys
+    import signal, sys
+    # Ctrl-C raises KeyboardInterrupt even where the tests run as a background job, whose
+    # children start with SIGINT ignored (so Python installs no handler of its own).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     from gome_core.plugins import load_plugins, reset_registry
     from gome_core.config import resolve
     from gome_core.engine.launch import build_engine, competition_ref, open_competition
