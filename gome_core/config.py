@@ -14,7 +14,7 @@ from __future__ import annotations
 import copy
 import difflib
 import tomllib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -25,7 +25,7 @@ from cattrs.errors import ClassValidationError, ForbiddenExtraKeysError, Iterabl
 
 from gome_core.engine.core import EngineSettings
 from gome_core.errors import ComponentNotFoundError, ConfigError, UsageError
-from gome_core.plugins import COMPONENT_KINDS, PluginRegistry, get_registry
+from gome_core.plugins import COMPONENT_KINDS, PluginInfo, PluginRegistry, get_registry
 
 __all__ = [
     "DEFAULTS",
@@ -128,14 +128,18 @@ class ResolvedConfig:
         """The configuration as plain data (``None`` values omitted, TOML-ready)."""
         return _drop_none(_converter(self.registry).unstructure(self.config))
 
+    def _providers(self) -> Iterator[tuple[str, ComponentSpec, PluginInfo]]:
+        """``(path, spec, plugin)`` for every component in the config."""
+        for path, spec in _walk_specs(self.config, "$"):
+            yield path, spec, self.registry.get(spec.kind, spec.name).plugin
+
     def components(self) -> list[tuple[str, str, str]]:
         """``(path, component name, provider)`` for every component in the config."""
         rows = []
-        for path, spec in _walk_specs(self.config, "$"):
-            reg = self.registry.get(spec.kind, spec.name)
-            version = f" {reg.plugin.version}" if reg.plugin.version else ""
-            provider = f"{reg.plugin.distribution or reg.plugin.module}{version}"
-            rows.append((path, spec.name, f"{provider} (plugin {reg.plugin.name})"))
+        for path, spec, plugin in self._providers():
+            version = f" {plugin.version}" if plugin.version else ""
+            provider = f"{plugin.distribution or plugin.module}{version}"
+            rows.append((path, spec.name, f"{provider} (plugin {plugin.name})"))
         return rows
 
     def versions(self) -> dict[str, str]:
@@ -147,8 +151,7 @@ class ResolvedConfig:
         from gome_core import __version__
 
         versions = {"gome": __version__}
-        for _path, spec in _walk_specs(self.config, "$"):
-            plugin = self.registry.get(spec.kind, spec.name).plugin
+        for _path, _spec, plugin in self._providers():
             versions[plugin.distribution or plugin.module] = plugin.version or "unknown"
         return dict(sorted(versions.items()))
 

@@ -80,6 +80,25 @@ def run_example_tests(example: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.fixture
+def cuda_executor(tmp_path):
+    """The real ``cuda`` executor on this machine's GPUs; skips the test where there is none."""
+    import shutil
+
+    if shutil.which("nvidia-smi") is None:
+        pytest.skip("no NVIDIA driver on this machine")
+    torch = pytest.importorskip("torch")
+    if not torch.cuda.is_available():
+        pytest.skip("torch sees no CUDA device")
+    from gome_cuda import CudaExecutor, CudaExecutorConfig
+
+    config = CudaExecutorConfig(
+        workspace_root=str(tmp_path / "ws"), kill_grace_s=2.0, telemetry_period_s=0.1
+    )
+    with CudaExecutor(config) as executor:
+        yield executor
+
+
 @pytest.fixture(autouse=True)
 def _no_outside_tracking(monkeypatch):
     """A developer's own MLflow settings must not make every test log to their server."""

@@ -393,7 +393,7 @@ def run_study(
             f"A cell runs again, on the code installed now, once its folder under "
             f"{plan.out_dir / CELLS_DIR} is removed."
         )
-    files = write_results(spec, plan.out_dir, rows, summaries)
+    files = write_results(spec, plan.out_dir, rows, summaries, versions=versions)
     return StudyResult(
         plan.out_dir,
         ran,
@@ -410,12 +410,15 @@ def write_results(
     out_dir: Path,
     rows: Sequence[AggregateRow],
     summaries: Sequence[Mapping[str, Any]],
+    *,
+    versions: Sequence[tuple[str, int]],
 ) -> list[Path]:
-    """The tables and, when any cell finished, the figures, in ``<out>/results``."""
+    """The tables and, when any cell finished, the figures, in ``<out>/results``; ``versions``
+    is the summaries' :func:`~gome_core.study.aggregate.version_mix`."""
     from gome_core.study.grid import model_levels
 
     results = out_dir / RESULTS_DIR
-    files = write_tables(rows, results, study=spec.study.name, versions=version_mix(summaries))
+    files = write_tables(rows, results, study=spec.study.name, versions=versions)
     if summaries:
         from gome_core.study.plots import write_plots
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import ast
 import math
-import shutil
 
 import pandas as pd
 import pytest
@@ -127,26 +126,17 @@ def test_cnn_on_images(make_competition, tmp_path, debug):
 
 @pytest.mark.slow
 @pytest.mark.gpu
-def test_the_cnn_trains_on_the_gpu_its_executor_leases(make_competition, tmp_path):
-    if shutil.which("nvidia-smi") is None:
-        pytest.skip("no NVIDIA driver on this machine")
-    torch = pytest.importorskip("torch")
-    if not torch.cuda.is_available():
-        pytest.skip("torch sees no CUDA device")
-    from gome_cuda import CudaExecutor, CudaExecutorConfig
-
+def test_the_cnn_trains_on_the_gpu_its_executor_leases(make_competition, cuda_executor):
     competition = make_competition("images")
     edit = {"model.family": "cnn", "model.params.epochs": 3, "cv_folds": 3}
     _, _, code = _program(competition, edit)
-    config = CudaExecutorConfig(workspace_root=str(tmp_path / "ws"), telemetry_period_s=0.1)
     request = ExecutionRequest(
         Candidate.from_code("cnn", code),
         input_dir=competition.public_dir,
         env={**RUN_ENV, "GOME_DEBUG": "0"},
         limits=ResourceLimits(timeout_s=240),
     )
-    with CudaExecutor(config) as executor:
-        result = executor.run(request)
+    result = cuda_executor.run(request)
     assert result.ok, result.stderr_tail
     assert "cnn epoch 3/3 on cuda" in result.stdout_tail
     assert result.gpu_devices and result.gpu_peak_memory_mb
