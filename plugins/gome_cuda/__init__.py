@@ -1,7 +1,7 @@
 """GPU-aware executor: each candidate runs in the local sandbox with GPUs leased to it."""
 
 from gome_cuda.config import CudaExecutorConfig
-from gome_cuda.executor import CudaExecutor, is_gpu_out_of_memory
+from gome_cuda.executor import CudaExecutor, is_gpu_out_of_memory, uses_gpu
 from gome_cuda.inventory import GpuDevice, NoGpuError, open_inventory
 from gome_cuda.leases import Lease, LeaseTable
 
@@ -14,4 +14,5 @@ __all__ = [
     "NoGpuError",
     "is_gpu_out_of_memory",
     "open_inventory",
+    "uses_gpu",
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 import attrs
@@ -11,6 +12,8 @@ from gome_core.executors.local import LocalExecutorConfig
 
 __all__ = [
     "DEVICE_IDS",
+    "GPU_CODE",
+    "GPU_RUNS",
     "INVENTORIES",
     "NO_GPU_FALLBACKS",
     "POLICIES",
@@ -29,6 +32,26 @@ NO_GPU_FALLBACKS = ("fail", "cpu")
 #: How leased GPUs are named in ``CUDA_VISIBLE_DEVICES``: by UUID (stable whatever the device
 #: order) or by index (with ``CUDA_DEVICE_ORDER=PCI_BUS_ID``, the order ``nvidia-smi`` uses).
 DEVICE_IDS = ("uuid", "index")
+#: Which runs get GPUs: ``all`` of them, or only those whose ``gpu-code`` matches
+#: ``gpu_code_pattern``; the others run at once, with no GPU and no wait for one.
+GPU_RUNS = ("all", "gpu-code")
+#: What marks a candidate's code as using a GPU: an import of a GPU framework, or the words
+#: ``cuda`` or ``gpu`` anywhere (``device="cuda"``, ``tree_method="gpu_hist"``,
+#: ``task_type="GPU"``). A match it should not have had costs a wait for a GPU, no more.
+GPU_CODE = (
+    r"(?m)^\s*(?:from\s+|import\s+(?:[\w.]+(?:\s+as\s+\w+)?\s*,\s*)*)"
+    r"(?:torch\w*|tensorflow|keras|jax|flax"
+    r"|cupy|cudf|cuml|cugraph|pycuda|transformers|sentence_transformers|timm|lightning"
+    r"|pytorch_lightning|fastai|accelerate|paddle|mxnet)\b"
+    r"|(?i:\b(?:cuda|gpu))"
+)
+
+
+def _regex(_instance: object, attribute: attrs.Attribute, value: str) -> None:
+    try:
+        re.compile(value)
+    except re.error as exc:
+        raise ValueError(f"{attribute.name} is not a regular expression: {exc}") from None
 
 
 def _one_of(choices: tuple[str, ...]) -> Callable[[object, attrs.Attribute, str], None]:
@@ -57,5 +80,10 @@ class CudaExecutorConfig(LocalExecutorConfig):
     on_no_gpu: str = field(default="fail", validator=_one_of(NO_GPU_FALLBACKS))
     #: How leased GPUs are named in ``CUDA_VISIBLE_DEVICES``: ``uuid`` or ``index``.
     device_ids: str = field(default="uuid", validator=_one_of(DEVICE_IDS))
+    #: Which runs get GPUs: ``all``, or only candidates whose code matches ``gpu_code_pattern``
+    #: (``gpu-code``); a request that asks for GPUs (``limits.gpus``) always gets them.
+    gpu_runs: str = field(default="all", validator=_one_of(GPU_RUNS))
+    #: The regular expression that marks a candidate's code as using a GPU (``gpu-code``).
+    gpu_code_pattern: str = field(default=GPU_CODE, validator=_regex)
     #: Seconds between two readings of the leased GPUs' memory and utilisation; 0 turns it off.
     telemetry_period_s: float = field(default=0.2, validator=validators.ge(0.0))

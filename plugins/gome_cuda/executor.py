@@ -5,7 +5,9 @@ configured policy (:mod:`gome_cuda.leases`), names them in the candidate's
 ``CUDA_VISIBLE_DEVICES``, runs the candidate in a composed :class:`LocalExecutor` while a
 background thread reads the GPUs' memory and utilisation (:mod:`gome_cuda.telemetry`), and
 returns the lease however the run ended. A run that died of CUDA running out of memory is
-reported as ``gpu_out_of_memory`` (outcome ``gpu-oom``).
+reported as ``gpu_out_of_memory`` (outcome ``gpu-oom``). With ``gpu_runs = "gpu-code"`` a
+candidate whose code uses no GPU (:func:`uses_gpu`) runs at once with every GPU hidden, rather
+than wait for a lease it would not use.
 """
 
 from __future__ import annotations
@@ -20,13 +22,13 @@ from gome_core.executors.local import LocalExecutor
 from gome_core.executors.sandbox import Isolation
 from gome_core.interfaces import Executor
 from gome_core.logs import get_logger
-from gome_core.types import ExecutionRequest, ExecutionResult
-from gome_cuda.config import CudaExecutorConfig
+from gome_core.types import Candidate, ExecutionRequest, ExecutionResult
+from gome_cuda.config import GPU_CODE, CudaExecutorConfig
 from gome_cuda.inventory import GpuDevice, Inventory, NoGpuError, open_inventory
 from gome_cuda.leases import Lease, LeaseTable
 from gome_cuda.telemetry import GpuTelemetry, TelemetrySampler
 
-__all__ = ["GPU_OUT_OF_MEMORY", "CudaExecutor", "is_gpu_out_of_memory"]
+__all__ = ["GPU_OUT_OF_MEMORY", "CudaExecutor", "is_gpu_out_of_memory", "uses_gpu"]
 
 log = get_logger(__name__)
 
@@ -45,6 +47,13 @@ def is_gpu_out_of_memory(result: ExecutionResult) -> bool:
     if not failed or result.error is not None or result.cancelled or result.timed_out:
         return False
     return bool(GPU_OUT_OF_MEMORY.search(result.stderr_tail))
+
+
+def uses_gpu(candidate: Candidate, pattern: str | re.Pattern[str] = GPU_CODE) -> bool:
+    """Whether any of the candidate's files matches ``pattern`` (by default: names a GPU library,
+    or says ``cuda`` or ``gpu``)."""
+    compiled = re.compile(pattern) if isinstance(pattern, str) else pattern
+    return any(compiled.search(text) for text in candidate.files.values())
 
 
 class CudaExecutor(Executor):
@@ -70,6 +79,7 @@ class CudaExecutor(Executor):
         self._no_gpu: str | None = None  # why there is no usable GPU, once found out
         self._generation = 0  # bumped by cancel(): runs waiting from an older one give up
         self._closed = False
+        self._gpu_code = re.compile(self.config.gpu_code_pattern)
 
     # -- the GPUs
 
@@ -105,6 +115,7 @@ class CudaExecutor(Executor):
             "gpu_memory_mb": round(min(device.memory_total_mb for device in devices)),
             "gpus_on_machine": len(devices),
             "gpu_policy": self.config.policy,
+            "gpu_runs": self.config.gpu_runs,
         }
 
     # -- running
@@ -116,6 +127,10 @@ class CudaExecutor(Executor):
             generation, closed = self._generation, self._closed
         if closed:
             return ExecutionResult.not_run("executor closed", output_cap_bytes=cap, cancelled=True)
+        if not self._wants_gpu(request):
+            return self._run_on_cpu(
+                request, "the candidate's code uses no GPU (gpu_runs = 'gpu-code')"
+            )
         inventory, devices, no_gpu = self._read_devices()
         if no_gpu is not None or inventory is None:
             return self._run_without_gpu(request, no_gpu or "no GPU")
@@ -139,6 +154,11 @@ class CudaExecutor(Executor):
             return self._run_leased(request, lease, inventory, generation)
         finally:
             self.leases.release(lease)
+
+    def _wants_gpu(self, request: ExecutionRequest) -> bool:
+        if self.config.gpu_runs == "all" or request.limits.gpus:
+            return True
+        return uses_gpu(request.candidate, self._gpu_code)
 
     def _stopped(self, generation: int) -> bool:
         with self._lock:
@@ -188,10 +208,13 @@ class CudaExecutor(Executor):
     def _run_without_gpu(self, request: ExecutionRequest, reason: str) -> ExecutionResult:
         if self.config.on_no_gpu == "fail":
             return ExecutionResult.not_run(reason, output_cap_bytes=self.config.output_cap_bytes)
+        return self._run_on_cpu(request, f"on_no_gpu = 'cpu': {reason}")
+
+    def _run_on_cpu(self, request: ExecutionRequest, why: str) -> ExecutionResult:
         # An empty list hides every GPU from CUDA: frameworks fall back to the CPU.
         env = {**request.env, "CUDA_VISIBLE_DEVICES": ""}
         result = self._local.run(attrs.evolve(request, env=env))
-        note = f"gpu: none used, the candidate ran on the CPU (on_no_gpu = 'cpu'): {reason}"
+        note = f"gpu: none used, the candidate ran on the CPU ({why})"
         return attrs.evolve(result, notes=(*result.notes, note))
 
     # -- ending

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import attrs
 import pytest
-from gome_cuda import CudaExecutor, CudaExecutorConfig, is_gpu_out_of_memory
+from gome_cuda import CudaExecutor, CudaExecutorConfig, is_gpu_out_of_memory, uses_gpu
 
 from gome_core import Candidate, ExecutionRequest, ExecutionResult, ResourceLimits
 from gome_core.config import resolve
@@ -129,6 +129,89 @@ def test_a_trace_waits_for_a_gpu_rather_than_share_one(tmp_path, fake_smi):
         assert late.timed_out and late.outcome == "error" and not late.ok
         assert "no GPU came free" in late.error and "trace-a: 0" in late.error
         assert ex.leases.held() == {}
+
+
+# The candidates below read the variable through WHICH: naming it would mark them as GPU code.
+SHOW_DEVICES = """
+import os, time
+time.sleep(float(os.environ["HOLD"]))
+print(time.time(), repr(os.environ.get(os.environ["WHICH"])))
+"""
+GPU_CODE_SHOWING_DEVICES = "# trains on cuda\n" + SHOW_DEVICES
+
+
+def test_with_gpu_runs_gpu_code_a_cpu_candidate_neither_waits_nor_sees_a_gpu(tmp_path, fake_smi):
+    fake_smi.answer(FOUR_GPUS[:1])
+    env = {"WHICH": "CUDA_VISIBLE_DEVICES"}
+    with make(tmp_path, fake_smi.path, gpu_runs="gpu-code") as ex:
+        assert ex.hardware()["gpu_runs"] == "gpu-code"
+        with ThreadPoolExecutor(2) as pool:
+            gpu = pool.submit(
+                run, ex, GPU_CODE_SHOWING_DEVICES, owner="trace-a", env={**env, "HOLD": "1.0"}
+            )
+            time.sleep(0.3)
+            assert ex.leases.held() == {"trace-a": (0,)}
+            cpu = run(ex, SHOW_DEVICES, owner="trace-b", env={**env, "HOLD": "0"})
+            on_gpu = gpu.result()
+        # trace-b ran while trace-a held the only GPU, and saw none.
+        assert cpu.ok and on_gpu.ok, (cpu, on_gpu)
+        cpu_done, cpu_sees = cpu.stdout_tail.split()
+        gpu_done, gpu_sees = on_gpu.stdout_tail.split()
+        assert float(cpu_done) < float(gpu_done)
+        assert cpu_sees == "''" and cpu.gpu_devices == () and cpu.gpu_peak_memory_mb is None
+        assert gpu_sees == repr(UUIDS[0]) and on_gpu.gpu_devices == (UUIDS[0],)
+        note = next(n for n in cpu.notes if n.startswith("gpu:"))
+        assert "ran on the CPU" in note and "uses no GPU" in note
+        assert not any(n.startswith("gpu:") for n in on_gpu.notes)
+        # A request that asks for a GPU gets one, whatever its code.
+        asked = run(ex, SHOW_DEVICES, env={**env, "HOLD": "0"}, limits=ResourceLimits(gpus=1))
+        assert asked.ok and asked.gpu_devices == (UUIDS[0],)
+        assert ex.leases.held() == {}
+
+
+def test_by_default_every_run_gets_a_gpu(executor):
+    result = run(executor, SHOW_DEVICES, env={"WHICH": "CUDA_VISIBLE_DEVICES", "HOLD": "0"})
+    assert result.ok and len(result.gpu_devices) == 1
+    assert result.stdout_tail.split()[1] == repr(result.gpu_devices[0])
+
+
+def test_cpu_candidates_run_under_gpu_code_where_there_is_no_gpu_at_all(tmp_path):
+    with make(tmp_path, tmp_path / "no-driver" / "nvidia-smi", gpu_runs="gpu-code") as ex:
+        cpu = run(ex, "print('ran')")
+        gpu = run(ex, "import torch\nprint('never')")
+    assert cpu.ok and cpu.stdout_tail.strip() == "ran"
+    assert gpu.outcome == "error" and gpu.error.startswith("no NVIDIA driver")
+
+
+@pytest.mark.parametrize(
+    ("code", "gpu"),
+    [
+        ("import torch", True),
+        ("from torch import nn", True),
+        ("import numpy as np, tensorflow as tf", True),
+        ("    from jax import numpy as jnp", True),
+        ("import torchvision.models", True),
+        ('model = XGBRegressor(device="cuda")', True),
+        ('params = {"tree_method": "gpu_hist"}', True),
+        ('CatBoostClassifier(task_type="GPU")', True),
+        ("import numpy as np\nfrom sklearn.linear_model import Ridge", False),
+        ("import jaxlib_helpers  # not jax", False),
+        ("accuracy = 0.9  # regpu", False),
+    ],
+)
+def test_uses_gpu_reads_imports_and_the_words_cuda_and_gpu(code, gpu):
+    assert uses_gpu(Candidate.from_code("c", code)) is gpu
+
+
+def test_uses_gpu_reads_every_file_and_takes_a_pattern_of_ones_own(tmp_path, fake_smi):
+    helper = Candidate(id="c", files={"main.py": "import model", "model.py": "import torch"})
+    assert uses_gpu(helper)
+    mine = Candidate.from_code("c", "import my_accelerator")
+    assert not uses_gpu(mine) and uses_gpu(mine, r"\bmy_accelerator\b")
+    with make(tmp_path, fake_smi.path, gpu_runs="gpu-code", gpu_code_pattern=r"my_accel") as ex:
+        assert len(run(ex, "import my_accelerator").gpu_devices) == 1
+        # The pattern replaces the built-in one.
+        assert run(ex, "if False:\n    import torch").gpu_devices == ()
 
 
 def test_leases_come_back_after_a_time_out_a_kill_and_a_crash(executor, monkeypatch):
@@ -333,6 +416,8 @@ def test_the_executor_is_chosen_and_configured_by_name():
         executor.close()
     with pytest.raises(ConfigError, match=r"\$\.executor: invalid value: policy must be one of"):
         resolve(overrides=["executor=cuda", "executor.policy=shared"])
+    with pytest.raises(ConfigError, match=r"gpu_code_pattern is not a regular expression"):
+        resolve(overrides=["executor=cuda", "executor.gpu_code_pattern=(torch"])
 
 
 def test_the_sandbox_takes_its_settings_from_the_same_config(tmp_path, fake_smi):
@@ -356,9 +441,11 @@ def test_gome_config_show_resolves_the_cuda_executor(gome):
     assert 'name = "cuda"' in done.stdout and 'on_no_gpu = "cpu"' in done.stdout
 
 
-def test_the_scaling_guide_example_runs(capsys):
+def test_the_scaling_guide_examples_run(capsys):
     guide = Path(__file__).resolve().parents[2] / "docs" / "scaling.md"
-    (block,) = re.findall(r"```python\n(.*?)```", guide.read_text(), flags=re.S)
-    exec(compile(block, "scaling.md", "exec"), {})
+    blocks = re.findall(r"```python\n(.*?)```", guide.read_text(), flags=re.S)
+    assert len(blocks) == 2
+    for block in blocks:
+        exec(compile(block, "scaling.md", "exec"), {})
     printed = capsys.readouterr().out
     assert "'gpus':" in printed and "'cpus':" in printed
