@@ -125,23 +125,35 @@ class OfflineImplementer(Implementer):
         if applied is not None:
             assert request.direction is not None
             return applied, f"draft: {request.direction.chosen.statement}", request.direction
-        # Without a direction (tree search), successive drafts differ: the default pipeline
-        # first, then the best-scored starting ideas, each spec once while options last.
+        # Without a direction (tree search), successive drafts differ: each spec once while
+        # options last, ranked the default pipeline first, then the best-scored starting ideas.
+        # Which fresh one follows skill, as a step's direction does: the first with probability
+        # ``skill``, else a random one (a weaker model drafts less well, under any optimizer).
         direction = self._own_direction(None, request, context, profile)
         options: list[tuple[Hypothesis | None, PipelineSpec]] = [(None, base)]
         options += [(h, base.apply(h.edit, profile)) for h in direction.candidates]
+        trace = request.trace or 0
         with self._lock:
             fresh = [o for o in options if o[1].to_json() not in self._drafted]
             if fresh:
-                chosen, spec = fresh[0]
+                draws = rng_for(context.seed, trace, 0, salt=f"draft:{request.candidate_id}")
+                draw = draws.random()
+                if draw < self.config.skill:
+                    (chosen, spec), how = fresh[0], "first"
+                else:
+                    (chosen, spec), how = draws.choice(fresh), "random"
+                selection = (
+                    f"draft, {how} of {len(fresh)} fresh starts "
+                    f"(skill {self.config.skill:.2f}, draw {draw:.2f})"
+                )
             else:
-                pick = rng_for(context.seed, request.trace or 0, 0, salt=request.candidate_id)
-                chosen, spec = pick.choice(options)
+                pick = rng_for(context.seed, trace, 0, salt=request.candidate_id)
+                (chosen, spec), selection = pick.choice(options), "draft, random repeat"
             self._drafted.add(spec.to_json())
         if chosen is None:
             note = f" ({why_not})" if request.direction is not None else ""
             return spec, f"draft: the default pipeline for the data{note}", None
-        picked = attrs.evolve(direction, chosen=chosen, selection="draft variant")
+        picked = attrs.evolve(direction, chosen=chosen, selection=selection)
         return spec, f"draft: {chosen.statement}", picked
 
     def _step(

@@ -87,6 +87,30 @@ def test_draft_without_direction(setup):
     assert len({d.files["pipeline.json"] for d in drafts}) == 4  # a tree search's drafts differ
 
 
+def _draft_plans(context, skill: float) -> list[str]:
+    implementer = OfflineImplementer(OfflineConfig(skill=skill))
+    return [implementer.implement(CodeRequest("draft", f"d{i}"), context).plan for i in range(5)]
+
+
+def test_tree_search_drafts_follow_skill(setup):
+    competition, _, context = setup
+    best_first = _draft_plans(context, skill=1.0)
+    assert best_first[0] == "draft: the default pipeline for the data"
+    # Skill 1 walks the ranked starts in order, as every seed does; skill 0 draws among the
+    # fresh ones, in an order of its seed's own.
+    others = [_draft_plans(context_for(competition, seed=seed), 0.0) for seed in range(4)]
+    assert all(len(set(plans)) == 5 for plans in others)
+    assert any(plans != best_first for plans in others)
+    assert _draft_plans(context_for(competition, seed=1), 0.0) == others[1]  # reproducible
+    # The journal says how each draft was picked (the default pipeline has no direction).
+    implementer = OfflineImplementer(OfflineConfig(skill=0.0))
+    drafts = [implementer.implement(CodeRequest("draft", f"d{i}"), context) for i in range(5)]
+    picked = [(i, d.direction.selection) for i, d in enumerate(drafts) if d.direction]
+    assert len(picked) >= 4
+    for i, selection in picked:
+        assert selection.startswith(f"draft, random of {6 - i} fresh starts (skill 0.00, draw")
+
+
 def test_draft_applies_the_direction(setup):
     _, profile, context = setup
     direction = Direction(
