@@ -52,7 +52,7 @@ def is_gpu_out_of_memory(result: ExecutionResult) -> bool:
 def uses_gpu(candidate: Candidate, pattern: str | re.Pattern[str] = GPU_CODE) -> bool:
     """Whether any of the candidate's files matches ``pattern`` (by default: names a GPU library,
     or says ``cuda`` or ``gpu``)."""
-    compiled = re.compile(pattern) if isinstance(pattern, str) else pattern
+    compiled = re.compile(pattern)  # a compiled pattern comes back as it is
     return any(compiled.search(text) for text in candidate.files.values())
 
 
