@@ -341,7 +341,9 @@ class ExecutionResult:
     starting with its key (e.g. ``"network: not isolated (...)"``).
     Executors that lease GPUs fill the ``gpu_`` fields: the devices the run was given, the peak
     memory used on them (MiB) and their mean utilisation (percent) while it ran, and whether it
-    failed by running out of GPU memory.
+    failed by running out of GPU memory. ``reused_from`` names the candidate whose identical run
+    this result repeats, when the run was not started again (see
+    :class:`~gome_core.executors.ReusingExecutor`).
     """
 
     exit_code: int | None
@@ -364,6 +366,7 @@ class ExecutionResult:
     gpu_peak_memory_mb: float | None = None
     gpu_utilization: float | None = None
     gpu_out_of_memory: bool = False
+    reused_from: str | None = None
 
     @classmethod
     def not_run(

@@ -28,6 +28,7 @@ from attrs import define, frozen
 from gome_core.contract import ENSEMBLE_ROW, ENV_SEED, SCORES, ContractError, read_scores
 from gome_core.engine.metering import MeteredLLM, StepUsage
 from gome_core.engine.rundir import RunDirectory
+from gome_core.executors.reuse import ReusingExecutor
 from gome_core.interfaces import Executor, LLMBackend, Optimizer, RunContext, Validator
 from gome_core.journal import from_data
 from gome_core.logs import get_logger
@@ -57,6 +58,9 @@ class EngineSettings:
     max_repairs: int = 2  # self-repair rounds after a cheap validation failure
     final_top_k: int = 3  # candidates re-validated at the end (1: no re-validation)
     final_seeds: tuple[int, ...] = (1, 2)  # fresh splits: offsets added to the run's seed
+    #: Answer a candidate identical to an earlier one (files, environment, input) with the
+    #: earlier run's result instead of running it again; off for programs that are not seeded.
+    reuse_runs: bool = True
     poll_s: float = 0.25
 
 
@@ -107,7 +111,9 @@ class Engine:
     ) -> None:
         self.competition = competition
         self.optimizer = optimizer
-        self.executor = SeededExecutor(executor, seed)
+        self.executor = SeededExecutor(
+            ReusingExecutor(executor) if settings.reuse_runs else executor, seed
+        )
         self.validators = sorted(validators, key=lambda v: v.level)
         self.run_dir = run_dir
         self.info = info

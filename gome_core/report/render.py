@@ -558,6 +558,8 @@ def _run_line(result: Mapping[str, Any] | None) -> str:
     parts = [word, f"exit {e(result.get('exit_code'))}", _duration(result.get("wall_s"))]
     if isinstance(result.get("peak_memory_mb"), int | float):
         parts.append(f"{result['peak_memory_mb']:.0f} MB")
+    if result.get("reused_from"):
+        parts.append(f"reused from {result['reused_from']} (identical program, not run again)")
     return ", ".join(parts)
 
 

@@ -3,7 +3,8 @@
 A policy only decides *which node to extend with which operator* (:meth:`TreeSearch.select`) and
 how to learn from a result (:meth:`TreeSearch.learn`). Operators are implementers: ``draft``,
 ``improve``, ``debug``, ``crossover``; an improvement's atomic change comes from an idea source (a
-gradient estimator that sees only the node, no memory), so the same LLM or offline reasoner serves
+gradient estimator that sees the node and what was already tried from it, as AIDE's prompts show
+earlier attempts; no success memory along a trajectory), so the same LLM or offline reasoner serves
 Gome and tree search alike. Several steps may be in flight; a node being extended is locked so that
 no node is expanded twice at once (policies that count visits add a virtual loss instead).
 """
@@ -20,7 +21,17 @@ from attrs import define, frozen
 from gome_core.config import GradientEstimatorSpec, ImplementerSpec
 from gome_core.interfaces import GradientEstimator, Implementer, Optimizer, RunContext
 from gome_core.logs import get_logger
-from gome_core.types import Candidate, CodeRequest, Metric, Node, Proposal, TraceState
+from gome_core.types import (
+    Candidate,
+    CodeRequest,
+    Direction,
+    Hypothesis,
+    MemoryEntry,
+    Metric,
+    Node,
+    Proposal,
+    TraceState,
+)
 
 __all__ = ["Choice", "TreeNode", "TreeSearch", "TreeSearchConfig"]
 
@@ -52,6 +63,7 @@ class TreeNode:
     value_sum: float = 0.0
     in_flight: bool = False
     generation: int = 0
+    direction: Direction | None = None  # an improvement's change, known once it is developed
 
     @property
     def buggy(self) -> bool:
@@ -173,11 +185,24 @@ class TreeSearch(Optimizer):
             mate = self.nodes[mate_id].node if mate_id else None
         direction = None
         if proposal.operator == "improve" and base is not None:
-            # The atomic change comes from an idea source that sees this node only: no memory.
+            # The atomic change comes from an idea source that sees this node and the changes
+            # already tried from it: without them a deterministic reasoner proposes the same
+            # change to the same node again and again, where an LLM shown them would not.
+            with self.lock:
+                tried, in_flight = self._tried_from(tree_node)
             state = TraceState(
-                trace=0, step=self.issued, best=base, history=(base,), time_used=context.time_used
+                trace=0,
+                step=self.issued,
+                best=base,
+                history=(base,),
+                successes=tuple(e for e in tried if e.accepted),
+                failures=tuple(e for e in tried if not e.accepted),
+                avoid=in_flight,
+                time_used=context.time_used,
             )
             direction = self.ideas.estimate(state, context)
+            with self.lock:
+                tree_node.direction = direction
         request = CodeRequest(
             operator=proposal.operator,
             candidate_id=proposal.id,
@@ -194,6 +219,42 @@ class TreeSearch(Optimizer):
             operator=proposal.operator,
             direction=direction,
         )
+
+    def _tried_from(
+        self, tree_node: TreeNode
+    ) -> tuple[tuple[MemoryEntry, ...], tuple[Hypothesis, ...]]:
+        """The improvements of ``tree_node``'s parent made before it: finished ones as memory
+        entries (accepted when they beat the parent), those still in flight as ideas to avoid.
+        Called under the lock."""
+        parent = tree_node.parent
+        if parent is None or parent.node is None:
+            return (), ()
+        tried: list[MemoryEntry] = []
+        in_flight: list[Hypothesis] = []
+        for sibling in parent.children:
+            if sibling is tree_node or sibling.operator != "improve":
+                continue
+            direction = sibling.direction or (
+                sibling.node.candidate.direction if sibling.node is not None else None
+            )
+            if direction is None:
+                continue
+            if sibling.node is None:
+                in_flight.append(direction.chosen)
+                continue
+            after = sibling.score
+            tried.append(
+                MemoryEntry(
+                    trace=0,
+                    step=len(tried),
+                    hypothesis=direction.chosen,
+                    accepted=after is not None and self.metric.better(after, parent.score),
+                    node_id=sibling.id,
+                    score_before=parent.score,
+                    score_after=after,
+                )
+            )
+        return tuple(tried), tuple(in_flight)
 
     def tell(self, proposal: Proposal, node: Node) -> None:
         with self.lock:

@@ -48,6 +48,7 @@ class ToyConfig:
     start: float = 0.5
     fail_at: int = -1  # the step number whose implementation raises
     slow_seed: int = -1  # runs with this GOME_SEED take a minute
+    stuck: bool = False  # the estimator proposes the starting `a` every time
 
 
 class ToyEstimator(GradientEstimator):
@@ -58,7 +59,7 @@ class ToyEstimator(GradientEstimator):
 
     def estimate(self, state: TraceState, context: RunContext) -> Direction:
         a = self.config.start + state.trace * 0.1
-        if state.best is not None:
+        if state.best is not None and not self.config.stuck:
             best = json.loads(state.best.candidate.files["a.json"])
             a = best + (2.0 - best) / 2  # never exactly 2: a perfect score reads as leakage
         hypothesis = Hypothesis(f"set a to {a}", component="model", edit={"a": a})

@@ -16,7 +16,15 @@ from gome_treesearch import (
     MlMasterConfig,
 )
 
-from gome_core import Candidate, ExecutionResult, Metric, Node, ValidationReport
+from gome_core import (
+    Candidate,
+    Direction,
+    ExecutionResult,
+    Hypothesis,
+    Metric,
+    Node,
+    ValidationReport,
+)
 from gome_core.config import GradientEstimatorSpec, ImplementerSpec
 from gome_core.testing import PluginSuite
 from gome_core.types import CompetitionRef
@@ -188,3 +196,39 @@ def test_ml_master_debugs_a_buggy_node_once():
     search.tell(fix, _node(fix, buggy=True))
     again = search.ask()
     assert (again.operator, again.parents) == ("debug", (fix.id,))  # 1 debug per node, chained
+
+
+class _RecordingIdeas:
+    """An idea source that proposes `a = 1` every time and keeps the states it was shown."""
+
+    def __init__(self):
+        self.states = []
+
+    def estimate(self, state, context):
+        self.states.append(state)
+        return Direction(Hypothesis("set a to 1", component="model", edit={"a": 1.0}))
+
+
+def test_an_improvement_sees_the_changes_already_tried_from_its_node():
+    search = AideGreedy(AideConfig(debug_prob=0.0, num_drafts=1, **TOY))
+    context = _start(search, lower=True)
+    search.ideas = ideas = _RecordingIdeas()
+    draft = search.ask()
+    search.tell(draft, _node(draft, 0.5))
+    outcomes = [0.7, 0.4]  # the first change made it worse, the second better
+    for score in outcomes:
+        proposal = search.ask()
+        assert proposal.operator == "improve" and proposal.parents == (draft.id,)
+        candidate = search.develop(proposal, context)
+        search.tell(proposal, _node(proposal, score))
+        assert candidate.direction.chosen.edit == {"a": 1.0}
+    first, second = ideas.states
+    assert first.failures == () and first.successes == ()
+    (tried,) = second.failures
+    assert (tried.hypothesis.statement, tried.accepted) == ("set a to 1", False)
+    assert (tried.score_before, tried.score_after) == (0.5, 0.7)
+    # The better child is the best now: its own improvement starts with nothing tried from it.
+    proposal = search.ask()
+    assert proposal.parents == (f"n{2:04d}",)
+    search.develop(proposal, context)
+    assert ideas.states[-1].failures == () and ideas.states[-1].best.score == 0.4
