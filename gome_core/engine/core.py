@@ -29,6 +29,7 @@ from gome_core.contract import ENSEMBLE_ROW, ENV_SEED, SCORES, ContractError, re
 from gome_core.engine.metering import MeteredLLM, StepUsage
 from gome_core.engine.rundir import RunDirectory
 from gome_core.executors.reuse import ReusingExecutor
+from gome_core.executors.wrapper import ExecutorWrapper
 from gome_core.interfaces import Executor, LLMBackend, Optimizer, RunContext, Validator
 from gome_core.journal import from_data
 from gome_core.logs import get_logger
@@ -486,31 +487,19 @@ class Engine:
         return scores[ENSEMBLE_ROW].get(self.metric.name)
 
 
-class SeededExecutor(Executor):
+class SeededExecutor(ExecutorWrapper):
     """The run's executor, giving every candidate the run's seed as ``GOME_SEED`` unless the
     request sets its own: a run with another seed validates on other splits, with other model
     seeds, whichever validators built the requests."""
 
-    def __init__(self, executor: Executor, seed: int) -> None:
-        self.inner = executor
+    def __init__(self, inner: Executor, seed: int) -> None:
+        super().__init__(inner)
         self.seed = seed
 
     def run(self, request: ExecutionRequest) -> ExecutionResult:
         if ENV_SEED not in request.env:
             request = attrs.evolve(request, env={**request.env, ENV_SEED: str(self.seed)})
         return self.inner.run(request)
-
-    def cancel(self) -> None:
-        self.inner.cancel()
-
-    def hardware(self) -> dict[str, object]:
-        return self.inner.hardware()
-
-    def close(self) -> None:
-        self.inner.close()
-
-    def __getattr__(self, name: str) -> Any:  # an executor's own extras stay reachable
-        return getattr(self.inner, name)
 
 
 def _sort_key(mean: float | None, lower_is_better: bool) -> tuple[int, float]:

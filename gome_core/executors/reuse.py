@@ -22,10 +22,10 @@ import os
 import threading
 from concurrent import futures
 from pathlib import Path
-from typing import Any
 
 import attrs
 
+from gome_core.executors.wrapper import ExecutorWrapper
 from gome_core.interfaces import Executor
 from gome_core.logs import get_logger
 from gome_core.types import Candidate, ExecutionRequest, ExecutionResult
@@ -35,7 +35,7 @@ __all__ = ["ReusingExecutor", "input_fingerprint", "run_key"]
 log = get_logger(__name__)
 
 
-class ReusingExecutor(Executor):
+class ReusingExecutor(ExecutorWrapper):
     """Wraps an executor; answers a repeated run with the earlier run's result.
 
     The answer is the earlier :class:`ExecutionResult` (its workspace, output and timings) with
@@ -43,8 +43,8 @@ class ReusingExecutor(Executor):
     runs started and the requests answered without one.
     """
 
-    def __init__(self, executor: Executor) -> None:
-        self.inner = executor
+    def __init__(self, inner: Executor) -> None:
+        super().__init__(inner)
         self.runs = 0
         self.reused = 0
         self._lock = threading.Lock()
@@ -92,18 +92,6 @@ class ReusingExecutor(Executor):
         with self._lock:
             if self._results.get(key) is entry:
                 del self._results[key]
-
-    def cancel(self) -> None:
-        self.inner.cancel()
-
-    def hardware(self) -> dict[str, object]:
-        return self.inner.hardware()
-
-    def close(self) -> None:
-        self.inner.close()
-
-    def __getattr__(self, name: str) -> Any:  # an executor's own extras stay reachable
-        return getattr(self.inner, name)
 
 
 def run_key(request: ExecutionRequest, input_fingerprint: str = "") -> str:

@@ -48,6 +48,7 @@ def test_a_repeated_candidate_gets_the_earlier_result(executor, input_dir):
     assert again.stdout_tail == first.stdout_tail and again.workspace == first.workspace
     assert (again.workspace / "submission" / "submission.csv").is_file()
     assert (executor.runs, executor.reused) == (1, 1)
+    assert executor.config.kill_grace_s == 1  # the inner executor's own attributes pass through
 
 
 @pytest.mark.parametrize(
