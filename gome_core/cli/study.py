@@ -27,7 +27,8 @@ __all__ = ["study"]
 @click.option(
     "--summarize",
     is_flag=True,
-    help="Write the tables and figures of the cells finished so far; run no cell.",
+    help="Write the tables and figures of the cells finished so far (of the part that "
+    "--preset, --model, --competition and --seed choose); run no cell.",
 )
 @click.option(
     "--preset", "presets", multiple=True, help="Run only this preset's cells (repeatable)."
@@ -62,7 +63,8 @@ def study(
 
     Finished cells (those with a cell.json) are skipped, so running the same command again after
     an interruption continues the study. --preset, --model, --competition and --seed run a part
-    of it (the tables still cover every finished cell). See docs/studies.md.
+    of it (the tables still cover every finished cell); with --summarize they choose the cells
+    the tables cover. See docs/studies.md.
     """
     from gome_core.interrupts import sigterm_interrupts
     from gome_core.plugins import get_registry
@@ -74,7 +76,9 @@ def study(
     out = Path(out_dir) if out_dir else Path("runs") / "studies" / spec.study.name
     plan = plan_study(spec, out, registry=registry, prepare=not (dry_run or summarize))
     unfinished = len(plan.cells) - len(plan.finished)
-    plan = plan.only(presets=presets, models=models, competitions=competitions, seeds=seeds)
+    plan = plan.only(
+        presets=presets, models=models, competitions=competitions, seeds=seeds, tables=summarize
+    )
     left = unfinished - len(plan.pending)
     later = f", {left} left for later" if left else ""
     click.echo(

@@ -111,10 +111,13 @@ class StudyPlan:
         models: Sequence[str] = (),
         competitions: Sequence[str] = (),
         seeds: Sequence[int] = (),
+        tables: bool = False,
     ) -> StudyPlan:
         """This plan with only the pending cells that match on every axis given (an axis left
         empty matches every cell): a long study run part by part, cheapest first. The finished
-        cells, and so the tables, stay the whole study's. ``models`` are labels (``skill=0.5``)."""
+        cells, and so the tables, stay the whole study's unless ``tables`` is true: then the
+        tables cover the matching cells only (a part every optimizer has finished, compared on
+        its own while the rest runs). ``models`` are labels (``skill=0.5``)."""
         wanted = {"preset": presets, "model": models, "competition": competitions, "seed": seeds}
         for axis, values in wanted.items():
             known = list(dict.fromkeys(_axis_value(_cell_record(c), axis) for c in self.cells))
@@ -126,13 +129,18 @@ class StudyPlan:
                     f"(it has: {choices})"
                 )
 
-        def matches(task: CellTask) -> bool:
+        def matches(record: Mapping[str, Any]) -> bool:
             return all(
-                not values or _axis_value(task.cell, axis) in values
-                for axis, values in wanted.items()
+                not values or _axis_value(record, axis) in values for axis, values in wanted.items()
             )
 
-        return attrs.evolve(self, pending=tuple(filter(matches, self.pending)))
+        part = attrs.evolve(self, pending=tuple(t for t in self.pending if matches(t.cell)))
+        if not tables:
+            return part
+        cells = tuple(c for c in self.cells if matches(_cell_record(c)))
+        keys = {c.key for c in cells}
+        finished = {k: v for k, v in self.finished.items() if k in keys}
+        return attrs.evolve(part, cells=cells, finished=finished)
 
 
 @frozen

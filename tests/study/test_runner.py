@@ -175,6 +175,18 @@ def test_a_part_of_the_study_runs_and_the_tables_cover_every_finished_cell(
     assert second.ran == 3 and second.skipped == 4  # gome skill=1's other three cells
     assert sum(row.cells for row in second.rows if row.competition != "all") == 7
 
+    # Tables of a part: only the finished cells of seed 0, e.g. while other seeds still run.
+    part = run_study(
+        attrs.evolve(
+            plan_study(spec, out, registry=registry, prepare=False).only(seeds=[0], tables=True),
+            pending=(),
+        ),
+        registry=registry,
+    )
+    assert part.ran == 0 and part.skipped == 5  # penguins-mass: 4; gome skill=1 breast-cancer: 1
+    rows = [row for row in part.rows if row.competition != "all"]
+    assert sum(row.cells for row in rows) == 5 and {row.seeds for row in rows if row.cells} == {1}
+
     with pytest.raises(UsageError, match=r"competition 'penguin' is not in the study's grid"):
         plan.only(competitions=["penguin"])
     with pytest.raises(UsageError, match=r"model 'skill=0.5' .* \(it has: skill=0.25, skill=1\)"):
