@@ -128,15 +128,8 @@ def input_fingerprint(root: Path | None) -> str:
 
 
 def _reproducible(result: ExecutionResult) -> bool:
-    """Ended on its own: the same program would end the same way."""
-    return (
-        result.error is None
-        and result.exit_code is not None
-        and result.signal is None
-        and not (
-            result.timed_out or result.out_of_memory or result.gpu_out_of_memory or result.cancelled
-        )
-    )
+    """Ended on its own with an exit code: the same program would end the same way."""
+    return result.outcome in ("ok", "failed") and result.exit_code is not None
 
 
 def _still_there(result: ExecutionResult) -> bool:
