@@ -65,3 +65,13 @@ def test_the_configuration_guide_example_runs(capsys):
     exec(compile(block, "configuration.md", "exec"), {})
     out = capsys.readouterr().out
     assert out.startswith("600.0\n") and "timeout_s = 600.0" in out
+
+
+def test_the_engine_guide_reuse_example_runs():
+    (block,) = _python_blocks(DOCS / "engine.md")
+    namespace: dict = {}
+    exec(compile(block, "engine.md", "exec"), namespace)
+    from gome_core.executors import LocalExecutor, ReusingExecutor
+
+    with namespace["executor"] as executor:
+        assert isinstance(executor, ReusingExecutor) and isinstance(executor.inner, LocalExecutor)
