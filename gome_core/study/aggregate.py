@@ -10,10 +10,12 @@ Each cell gives, from its grading report and journal (``cell.json``):
   as 0;
 * ``steps_to_first_medal`` / ``usd_to_first_medal``: the first step after which the run's best
   node so far (by validation score) would have won a medal, and the LLM cost spent by then;
-  only cells where that happened contribute.
+  only cells where that happened contribute;
+* ``repeated``: the share of the cell's steps that ran a program an earlier step had already run
+  (``repeated_steps / steps``; cells summarised before it was recorded do not contribute).
 
 A row of the table is a preset x model x competition (``competition = "all"``: every
-competition). Its rates and normalised score are the mean over seeds ± the standard error of that
+competition). Its rates, normalised score and repeated share are the mean over seeds ± the standard error of that
 mean (sample standard deviation / sqrt(seeds); none with one seed); for ``"all"`` each seed's value
 is first averaged over the competitions. Steps and cost to the first medal are the mean ± standard
 error over the row's cells that got one.
@@ -51,6 +53,8 @@ __all__ = [
 ALL_COMPETITIONS = "all"
 #: Per-cell 0/1 outcomes, averaged into rates.
 RATE_METRICS = ("valid", "above_median", "any_medal", "gold")
+#: Per-cell figures averaged over seeds like the rates (first over competitions, for "all").
+_SEED_METRICS = (*RATE_METRICS, "normalised_score", "repeated")
 
 
 @frozen
@@ -110,6 +114,7 @@ def cell_metrics(summary: Mapping[str, Any]) -> dict[str, float | None]:
         # No usable submission is as good as none: the sample's end of the scale (when it has one).
         normalised = 0.0 if normalised_score(sample, sample, best) is not None else None
     medal = summary.get("first_medal") or {}
+    repeats, steps = summary.get("repeated_steps"), summary.get("steps")
     return {
         "valid": float(valid),
         "above_median": float(bool(grading.get("above_median"))),
@@ -118,6 +123,7 @@ def cell_metrics(summary: Mapping[str, Any]) -> dict[str, float | None]:
         "normalised_score": normalised,
         "steps_to_first_medal": medal.get("step"),
         "usd_to_first_medal": medal.get("usd"),
+        "repeated": repeats / steps if repeats is not None and steps else None,
     }
 
 
@@ -138,6 +144,7 @@ class AggregateRow:
     normalised_score: Estimate
     steps_to_first_medal: Estimate
     usd_to_first_medal: Estimate
+    repeated: Estimate = Estimate(None, None, 0)
 
     def flat(self) -> dict[str, Any]:
         """Columns for CSV: each estimate as ``NAME``, ``NAME_se`` (and ``NAME_n`` for medals)."""
@@ -157,6 +164,7 @@ class AggregateRow:
             value = getattr(self, name)
             out[name], out[f"{name}_se"] = value.mean, value.se
         out["medalled_cells"] = self.steps_to_first_medal.n
+        out["repeated_rate"], out["repeated_rate_se"] = self.repeated.mean, self.repeated.se
         return out
 
 
@@ -199,10 +207,7 @@ def aggregate(
 
 
 def _mean_over(metrics: list[dict[str, float | None]]) -> dict[str, float | None]:
-    out: dict[str, float | None] = {}
-    for name in (*RATE_METRICS, "normalised_score"):
-        out[name] = estimate(m[name] for m in metrics).mean
-    return out
+    return {name: estimate(m[name] for m in metrics).mean for name in _SEED_METRICS}
 
 
 def _row(
@@ -224,6 +229,7 @@ def _row(
         normalised_score=estimate(v["normalised_score"] for v in seed_values),
         steps_to_first_medal=estimate(c["steps_to_first_medal"] for c in cells),
         usd_to_first_medal=estimate(c["usd_to_first_medal"] for c in cells),
+        repeated=estimate(v["repeated"] for v in seed_values),
     )
 
 
@@ -282,6 +288,7 @@ _MARKDOWN_COLUMNS = (
     "normalised score",
     "steps to medal",
     "USD to medal",
+    "repeated programs",
 )
 
 
@@ -301,6 +308,7 @@ def to_markdown(rows: Sequence[AggregateRow]) -> str:
             row.normalised_score.format(digits=3),
             row.steps_to_first_medal.format(digits=1),
             row.usd_to_first_medal.format(digits=2),
+            row.repeated.format(percent=True),
         ]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"

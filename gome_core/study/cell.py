@@ -7,6 +7,7 @@ killed has none and is run again from scratch, and a finished cell is never run 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -28,6 +29,7 @@ __all__ = [
     "best_so_far",
     "first_medal",
     "read_cell",
+    "repeated_steps",
     "run_cell",
     "write_json_atomic",
 ]
@@ -106,6 +108,22 @@ def best_so_far(events: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
                 {"step": event["step"], "node_id": best_id, "score": best_score, "usd": usd}
             )
     return curve
+
+
+def repeated_steps(events: Iterable[Mapping[str, Any]]) -> int:
+    """How many finished steps ran a program (the candidate's files) that an earlier step of the
+    run had already run: steps an optimizer spent without trying anything new."""
+    seen: set[str] = set()
+    repeats = 0
+    for event in events:
+        if event["type"] != "step_finished":
+            continue
+        files = event["node"]["candidate"].get("files") or {}
+        blob = json.dumps(sorted(files.items()), ensure_ascii=False).encode()
+        digest = hashlib.sha256(blob).hexdigest()
+        repeats += digest in seen
+        seen.add(digest)
+    return repeats
 
 
 def first_medal(curve: Iterable[Mapping[str, Any]], grade_node: Any) -> dict[str, Any] | None:
@@ -219,7 +237,8 @@ def _run(task: CellTask, cell_dir: Path) -> dict[str, Any]:
     if outcome.status == "interrupted":
         return {"key": task.key, "cell": dict(task.cell), "status": "interrupted"}
     grading = _relative_paths(grade_run(store, competition, outcome, run_dir), cell_dir)
-    curve = best_so_far(Journal.read(run_dir / "journal.jsonl"))
+    events = list(Journal.read(run_dir / "journal.jsonl"))
+    curve = best_so_far(events)
 
     def grade_node(node_id: str) -> dict[str, Any] | None:
         submission = run_dir / "nodes" / node_id / "submission.csv"
@@ -248,6 +267,7 @@ def _run(task: CellTask, cell_dir: Path) -> dict[str, Any]:
         "final_validation_score": outcome.final.score if outcome.final is not None else None,
         "grading": grading,
         "first_medal": first_medal(curve, grade_node),
+        "repeated_steps": repeated_steps(events),
         "curve": [{"step": p["step"], "score": p["score"], "usd": p["usd"]} for p in curve],
         "run_dir": RUN_DIR,
     }

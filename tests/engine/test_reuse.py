@@ -12,6 +12,7 @@ from gome_core.engine.launch import build_engine, competition_ref
 from gome_core.executors import LocalExecutor, LocalExecutorConfig, ReusingExecutor, run_key
 from gome_core.journal import Journal
 from gome_core.report import render_report
+from gome_core.study.cell import repeated_steps
 from gome_core.testing import ExecutorSuite
 from gome_core.types import Candidate, ExecutionRequest, ResourceLimits
 
@@ -146,6 +147,8 @@ def test_an_agent_that_repeats_itself_runs_its_program_once(
     assert len({(nodes / cid / "scores.csv").read_text() for cid, _ in runs}) == 1
     page = render_report(tmp_path / "r")
     assert (f"reused from {first_id} (identical program" in page) is reuse
+    # A study counts the two steps that tried nothing new, reused or not.
+    assert repeated_steps(Journal.read(tmp_path / "r" / "journal.jsonl")) == 2
 
 
 class TestReusingExecutorKeepsTheContract(ExecutorSuite):

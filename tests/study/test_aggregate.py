@@ -32,8 +32,11 @@ def _cell(
     sample,
     best,
     first=None,
+    repeated=None,
 ):
     return {
+        "steps": 10,
+        "repeated_steps": repeated,
         "cell": {
             "preset": "gome",
             "model": {"kind": "skill", "value": 0.5, "rank": 0, "label": "skill=0.5"},
@@ -64,8 +67,9 @@ CELLS = [
         sample=10.0,
         best=0.0,
         first={"step": 3, "usd": 0.5},
+        repeated=2,
     ),
-    _cell("A", 1, score=None, valid=False, sample=10.0, best=0.0),
+    _cell("A", 1, score=None, valid=False, sample=10.0, best=0.0, repeated=0),
     _cell(
         "A",
         2,
@@ -76,10 +80,12 @@ CELLS = [
         sample=10.0,
         best=0.0,
         first={"step": 5, "usd": 1.5},
+        repeated=4,
     ),
-    _cell("B", 0, score=0.75, above=True, sample=0.5, best=1.0),
+    _cell("B", 0, score=0.75, above=True, sample=0.5, best=1.0, repeated=6),
+    # Summarised before repeats were recorded: it counts for everything else.
     _cell("B", 1, score=0.9, above=True, sample=0.5, best=1.0),
-    _cell("B", 2, score=None, valid=False, sample=0.5, best=1.0),
+    _cell("B", 2, score=None, valid=False, sample=0.5, best=1.0, repeated=1),
 ]
 
 
@@ -127,6 +133,19 @@ def test_rows_per_competition_and_over_all_competitions():
     assert pooled.steps_to_first_medal.mean == 4.0 and pooled.steps_to_first_medal.n == 2
 
 
+def test_the_share_of_repeated_steps_is_averaged_over_seeds():
+    rows = {row.competition: row for row in aggregate(CELLS, competitions=["A", "B"])}
+    a, b, pooled = rows["A"], rows["B"], rows["all"]
+    # A: 2, 0 and 4 repeated steps of 10 -> 0.2, 0, 0.4; sd 0.2, se 0.2 / sqrt(3)
+    assert a.repeated.mean == pytest.approx(0.2)
+    assert a.repeated.se == pytest.approx(0.2 / math.sqrt(3))
+    # B: seed 1's cell has no count and is left out -> 0.6 and 0.1 over 2 seeds
+    assert (b.repeated.mean, b.repeated.n) == (pytest.approx(0.35), 2)
+    # all: per seed (0.2 + 0.6) / 2, 0 (B's seed-1 cell left out), (0.4 + 0.1) / 2
+    assert pooled.repeated.mean == pytest.approx((0.4 + 0.0 + 0.25) / 3)
+    assert cell_metrics({"steps": 0, "repeated_steps": 0, "cell": {}})["repeated"] is None
+
+
 def test_tables_in_csv_json_and_markdown():
     rows = aggregate(CELLS, competitions=["A", "B"])
     parsed = list(csv.DictReader(io.StringIO(to_csv(rows))))
@@ -141,6 +160,7 @@ def test_tables_in_csv_json_and_markdown():
     assert markdown[0].startswith("| preset | model | competition | seeds | valid |")
     assert markdown[2] == (
         "| gome | skill=0.5 | A | 3 | 66.7 ± 33.3% | 66.7 ± 33.3% | 66.7 ± 33.3% | "
-        "33.3 ± 33.3% | 0.600 ± 0.306 | 4.0 ± 1.0 | 1.00 ± 0.50 |"
+        "33.3 ± 33.3% | 0.600 ± 0.306 | 4.0 ± 1.0 | 1.00 ± 0.50 | 20.0 ± 11.5% |"
     )
+    assert float(parsed[0]["repeated_rate"]) == pytest.approx(0.2)
     assert "| **all** |" in markdown[4] and "| – | – |" in markdown[3]

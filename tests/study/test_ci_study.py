@@ -108,6 +108,7 @@ def test_the_ci_study_runs_and_resumes(gome, tmp_path):
         assert submitted == path.parent.resolve() / "run" / "submission.csv"
         assert grading == graded
         assert len(summary["curve"]) == 2
+        assert 0 <= summary["repeated_steps"] < summary["steps"]  # the first step is new
 
     lost = out / "cells" / "gome" / "skill-1" / "breast-cancer" / "seed-0"
     (lost / "cell.json").unlink()
