@@ -69,6 +69,9 @@ class LLMBackend(abc.ABC):
 
     #: The model id as the provider names it, e.g. ``"gpt-5"``.
     model: str = ""
+    #: The model's context window in tokens when configured; ``None``: gome's table of known
+    #: models decides (:func:`gome_core.llm.context_window`). Prompts are fitted to it.
+    context_window: int | None = None
 
     @abc.abstractmethod
     def complete(self, request: LLMRequest) -> LLMResponse:

@@ -52,6 +52,7 @@ class MeteredLLM(LLMBackend):
     ) -> None:
         self.inner = inner
         self.model = inner.model
+        self.context_window = inner.context_window
         self.on_call = on_call
         self.total = LLMUsage()
         self._lock = threading.Lock()

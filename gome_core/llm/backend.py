@@ -81,8 +81,9 @@ class BackendConfig:
 
     ``model`` is filled from ``--llm NAME:MODEL``. ``api_key_env`` names the environment
     variable holding the key (``""``: the server needs none). ``base_url`` points the backend at
-    another server speaking the provider's protocol. ``prices`` add to or replace the built-in
-    price table.
+    another server speaking the provider's protocol. ``context_window`` (tokens) is for models
+    gome's table does not know: the LLM components fit their prompts to it. ``prices`` add to or
+    replace the built-in price table.
     """
 
     model: str = ""
@@ -168,6 +169,7 @@ class ProviderBackend(LLMBackend):
     def __init__(self, config: BackendConfig, *, environ: Mapping[str, str] | None = None) -> None:
         self.config = config
         self.model = config.model
+        self.context_window = config.context_window
         self._key: Secret = resolve_api_key(
             config.api_key_env,
             provider=self.provider,

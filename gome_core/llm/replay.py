@@ -101,6 +101,7 @@ class ReplayBackend(LLMBackend):
                 inner = self.config.inner.create(registry)
             self.inner = inner
             self.model = inner.model
+            self.context_window = inner.context_window
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._file = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 - held open
         else:

@@ -15,10 +15,10 @@ Each cell gives, from its grading report and journal (``cell.json``):
   (``repeated_steps / steps``; cells summarised before it was recorded do not contribute).
 
 A row of the table is a preset x model x competition (``competition = "all"``: every
-competition). Its rates, normalised score and repeated share are the mean over seeds ± the standard error of that
-mean (sample standard deviation / sqrt(seeds); none with one seed); for ``"all"`` each seed's value
-is first averaged over the competitions. Steps and cost to the first medal are the mean ± standard
-error over the row's cells that got one.
+competition). Its rates, normalised score and repeated share are the mean over seeds ± the
+standard error of that mean (sample standard deviation / sqrt(seeds); none with one seed); for
+``"all"`` each seed's value is first averaged over the competitions. Steps and cost to the first
+medal are the mean ± standard error over the row's cells that got one.
 """
 
 from __future__ import annotations

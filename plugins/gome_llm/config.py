@@ -25,7 +25,8 @@ class LLMReasonerConfig:
     max_problems: int = field(default=5, validator=[attrs.validators.ge(1), attrs.validators.le(5)])
     #: Output room of one answer, in tokens (a whole program must fit in it).
     max_output_tokens: int = field(default=16_000, validator=attrs.validators.ge(256))
-    #: The model's context window in tokens when the built-in table does not know it.
+    #: The model's context window in tokens, for this component alone (default: the backend's
+    #: ``context_window``, else the built-in table).
     context_window: int | None = None
     #: Characters of a program's output shown to the model (the end of it).
     output_tail_chars: int = field(default=4_000, validator=attrs.validators.ge(0))

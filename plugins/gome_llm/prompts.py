@@ -267,7 +267,7 @@ def ask(
     budget = prompt_budget(
         llm.model or "",
         max_output_tokens=settings.max_output_tokens,
-        override=settings.context_window,
+        override=settings.context_window or llm.context_window,
     )
     chosen = PromptTemplate.load(template, settings.prompts_dir)
     system_template = PromptTemplate.load("system", settings.prompts_dir)

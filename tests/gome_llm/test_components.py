@@ -193,13 +193,25 @@ def test_debug_shows_the_error_output(context, scripted_server):
     assert "What to write: debug" in prompt and feedback in prompt
 
 
+@pytest.mark.parametrize("configured", ["reasoner", "backend"])
 def test_prompts_are_trimmed_to_the_context_window_and_the_cut_journaled(
-    context, scripted_server, events
+    context, scripted_server, events, configured
 ):
     history = tuple(_node(f"t0-{i:03d}", plan="an idea " * 20) for i in range(600))
-    estimator = LLMGradientEstimator(
-        LLMReasonerConfig(context_window=12_000, max_output_tokens=2000)
-    )
+    if configured == "backend":  # [llm] context_window: every LLM component fits to it
+        context.llm = OpenAIBackend(
+            OpenAIConfig(
+                model="scripted-model",
+                base_url=scripted_server.openai_url,
+                max_retries=0,
+                context_window=12_000,
+            ),
+            environ={"OPENAI_API_KEY": SECRET},
+        )
+        settings = LLMReasonerConfig(max_output_tokens=2000)
+    else:
+        settings = LLMReasonerConfig(context_window=12_000, max_output_tokens=2000)
+    estimator = LLMGradientEstimator(settings)
     estimator.estimate(TraceState(trace=0, step=600, best=history[-1], history=history), context)
     trimmed = [data for kind, data in events if kind == "prompt_trimmed"]
     assert trimmed and "history" in trimmed[0]["dropped"]
