@@ -1,28 +1,21 @@
-"""Settings of the LLM reasoner, shared by its estimator, implementer and judge."""
+"""Settings of the LLM reasoner's estimator, implementer and judge."""
 
 from __future__ import annotations
 
 import attrs
 from attrs import field, frozen
 
-__all__ = ["LLMJudgeConfig", "LLMReasonerConfig"]
+__all__ = ["LLMImplementerConfig", "LLMJudgeConfig", "LLMReasonerConfig"]
 
 
 @frozen
-class LLMReasonerConfig:
-    """Settings of the LLM gradient estimator and code writer (every field has a default).
+class LLMImplementerConfig:
+    """Settings of the LLM code writer (every field has a default).
 
-    ``structured=False`` is the "no structured reasoning" ablation: one unscored idea per step.
-    ``selector`` is ``"llm"`` (the model picks among the top ``top_k``, seeing the hypotheses
-    other traces had accepted and the time stage) or ``"sample"`` (a reproducible draw from the
-    top ``top_k``, weighted by score). ``prompts_dir`` holds templates that replace the built-in
-    ones file by file (``diagnose.md``, ``select.md``, ``write.md``, ...).
+    ``prompts_dir`` holds templates that replace the built-in ones file by file (``diagnose.md``,
+    ``select.md``, ``write.md``, ...).
     """
 
-    structured: bool = True
-    top_k: int = field(default=5, validator=attrs.validators.ge(1))
-    selector: str = field(default="llm", validator=attrs.validators.in_(("llm", "sample")))
-    max_problems: int = field(default=5, validator=[attrs.validators.ge(1), attrs.validators.le(5)])
     #: Output room of one answer, in tokens (a whole program must fit in it).
     max_output_tokens: int = field(default=16_000, validator=attrs.validators.ge(256))
     #: The model's context window in tokens, for this component alone (default: the backend's
@@ -31,6 +24,22 @@ class LLMReasonerConfig:
     #: Characters of a program's output shown to the model (the end of it).
     output_tail_chars: int = field(default=4_000, validator=attrs.validators.ge(0))
     prompts_dir: str | None = None
+
+
+@frozen
+class LLMReasonerConfig(LLMImplementerConfig):
+    """Settings of the LLM gradient estimator: the writer's, and how it reasons.
+
+    ``structured=False`` is the "no structured reasoning" ablation: one unscored idea per step.
+    ``selector`` is ``"llm"`` (the model picks among the top ``top_k``, seeing the hypotheses
+    other traces had accepted and the time stage) or ``"sample"`` (a reproducible draw from the
+    top ``top_k``, weighted by score).
+    """
+
+    structured: bool = True
+    top_k: int = field(default=5, validator=attrs.validators.ge(1))
+    selector: str = field(default="llm", validator=attrs.validators.in_(("llm", "sample")))
+    max_problems: int = field(default=5, validator=[attrs.validators.ge(1), attrs.validators.le(5)])
 
 
 @frozen

@@ -15,7 +15,7 @@ from gome_core.llm.context import Section
 from gome_core.logs import get_logger
 from gome_core.types import Candidate, CodeRequest
 from gome_llm.answers import CodeAnswer
-from gome_llm.config import LLMReasonerConfig
+from gome_llm.config import LLMImplementerConfig
 from gome_llm.prompts import ask, describe_node, stable_output
 
 __all__ = ["LLMImplementer", "extract_code"]
@@ -47,8 +47,8 @@ def extract_code(text: str) -> str:
 class LLMImplementer(Implementer):
     """Writes whole programs through the run's LLM (see the module docstring)."""
 
-    def __init__(self, config: LLMReasonerConfig | None = None) -> None:
-        self.config = config or LLMReasonerConfig()
+    def __init__(self, config: LLMImplementerConfig | None = None) -> None:
+        self.config = config or LLMImplementerConfig()
 
     def implement(self, request: CodeRequest, context: RunContext) -> Candidate:
         operator = request.operator if request.operator in _INSTRUCTIONS else "improve"

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from gome_core.hookspecs import RegisterComponent, hookimpl
-from gome_llm.config import LLMJudgeConfig, LLMReasonerConfig
+from gome_llm.config import LLMImplementerConfig, LLMJudgeConfig, LLMReasonerConfig
 
 
 def _estimator(config: LLMReasonerConfig | None = None) -> Any:
@@ -15,7 +15,7 @@ def _estimator(config: LLMReasonerConfig | None = None) -> Any:
     return LLMGradientEstimator(config)
 
 
-def _implementer(config: LLMReasonerConfig | None = None) -> Any:
+def _implementer(config: LLMImplementerConfig | None = None) -> Any:
     from gome_llm.implementer import LLMImplementer
 
     return LLMImplementer(config)
@@ -43,7 +43,7 @@ def register_implementers(register: RegisterComponent) -> None:
     register(
         _implementer,
         name="llm",
-        config=LLMReasonerConfig,
+        config=LLMImplementerConfig,
         description="The run's LLM writes the whole program: draft, step, improve, debug "
         "(self-repair from the error output), crossover.",
     )

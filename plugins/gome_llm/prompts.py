@@ -26,7 +26,7 @@ from gome_core.errors import UsageError
 from gome_core.interfaces import RunContext
 from gome_core.llm.context import Fitted, Section, estimate_tokens, fit_sections, prompt_budget
 from gome_core.types import LLMRequest, MemoryEntry, Message, Node, TraceState
-from gome_llm.config import LLMJudgeConfig, LLMReasonerConfig
+from gome_llm.config import LLMImplementerConfig, LLMJudgeConfig
 
 __all__ = [
     "PromptTemplate",
@@ -247,7 +247,7 @@ def ask(
     template: str,
     sections: Sequence[Section],
     schema: type,
-    settings: LLMReasonerConfig | LLMJudgeConfig,
+    settings: LLMImplementerConfig | LLMJudgeConfig,
     extra: Mapping[str, object] | None = None,
 ) -> Any:
     """Ask the run's LLM for a ``schema`` answer to the template ``template`` filled with
