@@ -36,6 +36,17 @@ def gome():
     return run_gome
 
 
+@pytest.fixture(scope="session")
+def prepared_bundled(tmp_path_factory):
+    """A store with every bundled competition prepared, once per test session (slow tests only:
+    preparing all nine takes a while)."""
+    from gome_core.competitions import BUNDLED_DIR, CompetitionStore
+
+    store = CompetitionStore((BUNDLED_DIR,), tmp_path_factory.mktemp("bundled-data"))
+    store.prepare_many()
+    return store
+
+
 @contextlib.contextmanager
 def import_example(example: Path, module: str) -> Iterator[ModuleType]:
     """Import an example plugin's module straight from its folder, as its own tests would."""

@@ -32,10 +32,13 @@ def test_plugins_table(gome):
     assert "executor: local" in result.stdout
 
 
-def test_presets_json_is_a_list(gome):
+def test_presets_json_lists_every_built_in_preset_with_its_settings(gome):
     result = gome("presets", "--json")
     assert result.returncode == 0
-    assert isinstance(json.loads(result.stdout), list)
+    presets = {p["name"]: p for p in json.loads(result.stdout)}
+    assert {"gome", "quickstart", "aide-greedy", "aira-mcts", "gome-no-memory"} <= set(presets)
+    assert all(p["description"] and p["plugin"] for p in presets.values())
+    assert presets["aide-greedy"]["settings"]["optimizer"]["name"] == "aide-greedy"
 
 
 def test_config_show_prints_resolved_toml(gome, tmp_path):
@@ -95,4 +98,5 @@ def test_log_json_writes_json_lines_to_stderr(gome):
 
 def test_default_log_level_hides_debug_lines(gome):
     result = gome("plugins", "--json")
+    assert result.returncode == 0 and json.loads(result.stdout)
     assert "plugin loaded" not in result.stderr

@@ -118,11 +118,14 @@ def perfect_submission(comp, path: Path) -> Path:  # noqa: ANN001
 
 
 @pytest.mark.slow
-def test_prepare_all_and_grade_sample_submissions(tmp_path: Path) -> None:
+def test_prepare_all_and_grade_sample_submissions(
+    prepared_bundled: CompetitionStore, tmp_path: Path
+) -> None:
     """Every bundled competition prepares; its sample submission is valid and scores below the
     median (no medal); a perfect submission takes gold."""
-    store = CompetitionStore((BUNDLED_DIR,), tmp_path / "data")
-    for comp in store.prepare_many():
+    competitions, _ = prepared_bundled.scan()
+    assert {c.id for c in competitions} == set(EXPECTED)
+    for comp in competitions:
         assert comp.is_prepared
         assert (comp.public_dir / "description.md").is_file()
         report = grade_submission(comp.sample_submission, comp)

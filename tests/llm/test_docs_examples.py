@@ -20,8 +20,14 @@ def _blocks() -> list[str]:
     return re.findall(r"```python\n(.*?)```", DOC.read_text(), flags=re.S)
 
 
-def test_the_context_example_runs(capsys):
-    exec(compile(_blocks()[0], "llm-backends.md", "exec"), {})
+def test_the_context_example_fits_its_prompt(capsys):
+    namespace: dict = {}
+    exec(compile(_blocks()[0], "llm-backends.md", "exec"), namespace)
+    fitted, prompt = namespace["fitted"], namespace["prompt"]
+    # A small prompt fits whole: every section is in it, nothing dropped, nothing printed.
+    assert fitted.dropped == ()
+    assert all(text in prompt for text in ("Predict y.", "print(1)", "step 2 ...", "Traceback"))
+    assert capsys.readouterr().out == ""
 
 
 def test_the_schema_example_builds_a_strict_schema():

@@ -163,11 +163,12 @@ def test_recording_without_an_inner_backend_is_a_usage_error(tmp_path):
 def test_a_torn_last_line_is_tolerated(tmp_path, server):
     cassette = tmp_path / "c.jsonl"
     recorder = ReplayBackend(ReplayConfig(str(cassette), "record"), inner=_openai(server))
-    recorder.complete(REQUESTS[0])
+    recorded = recorder.complete(REQUESTS[0])
     recorder.close()
     with cassette.open("a") as f:
         f.write('{"fingerprint": "torn')
-    assert ReplayBackend(ReplayConfig(str(cassette))).complete(REQUESTS[0]).text
+    replayed = ReplayBackend(ReplayConfig(str(cassette))).complete(REQUESTS[0])
+    assert replayed.text == recorded.text and replayed.model == recorded.model
 
 
 def test_configured_through_the_registry(gome_plugin, tmp_path, server, monkeypatch):

@@ -93,9 +93,10 @@ def test_stop_cuts_a_slow_answer_short():
     thread.start()
     while not server.requests:
         time.sleep(0.01)
-    started = time.monotonic()
     server.stop()
-    assert time.monotonic() - started < 3
+    # The answer would take a minute: the client is let go long before that.
+    thread.join(timeout=30)
+    assert not thread.is_alive()
 
 
 def _safe_post(url: str, path: str) -> None:

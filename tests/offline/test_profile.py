@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import pytest
 from gome_offline.metrics import normalize_metric
 from gome_offline.profile import ProfileError, profile_competition, profile_for
@@ -126,12 +123,10 @@ BUNDLED = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("competition_id", sorted(BUNDLED))
-def test_bundled_data_when_prepared(competition_id):
-    data_dir = os.environ.get("GOME_DATA_DIR")
-    public = Path(data_dir or "/nonexistent") / competition_id / "prepared" / "public"
-    if not (public / "train.csv").is_file():
-        pytest.skip(f"{competition_id} is not prepared under $GOME_DATA_DIR")
+def test_the_bundled_competitions_are_profiled_as_their_tasks(prepared_bundled, competition_id):
+    public = prepared_bundled.get(competition_id).public_dir
     metric, task, output = BUNDLED[competition_id]
     p = profile_competition(public, metric)
     assert (p.task, p.output) == (task, output)

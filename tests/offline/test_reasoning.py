@@ -108,9 +108,20 @@ def test_overfitting_gap_leads_to_regularisation(binary):
 
 def test_small_gap_leads_to_more_capacity(binary):
     _, profile, context = binary
-    best = _node("b", default_spec(profile), _scores(0.90, 0.905))
+    spec = default_spec(profile)
+    best = _node("b", spec, _scores(0.90, 0.905))
     direction = _estimate(context, TraceState(trace=0, step=3, best=best, history=(best,)))
-    assert any(p.statement.startswith("Under-fitting") for p in direction.problems)
+    _check_direction(direction)
+    answers = [
+        h
+        for h in direction.candidates
+        if h.problem is not None and h.problem.statement.startswith("Under-fitting")
+    ]
+    assert answers and answers[0].statement.startswith(f"Give the {spec.model.name} more capacity")
+    # Every knob it turns is turned towards capacity (here: more boosting rounds, larger trees).
+    bigger = spec.apply(answers[0].edit, profile).model.params
+    turned = [k.removeprefix("model.params.") for k in answers[0].edit]
+    assert turned and all(bigger[k] > spec.model.params[k] for k in turned)
 
 
 def test_a_timeout_is_a_critical_problem_answered_by_a_cheaper_pipeline(binary):

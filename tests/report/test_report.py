@@ -6,7 +6,6 @@ import base64
 import hashlib
 import json
 import re
-import time
 from pathlib import Path
 
 import pytest
@@ -229,8 +228,9 @@ def test_the_command_explains_a_directory_that_is_no_run(tmp_path, gome_report):
     del gome_report
 
 
-def test_a_30_step_run_renders_quickly(report_runs, copy_run):
-    """A run of 30 steps (the 9 real ones, repeated with fresh ids) renders well under a second."""
+def test_a_30_step_run_renders_every_step_in_a_small_page(report_runs, copy_run):
+    """A run of 30 steps (the 9 real ones, repeated with fresh ids) renders whole, under 1 MB
+    (how fast: benchmarks/report.py)."""
     run_dir = copy_run(report_runs["gome"])
     events = list(Journal.read(run_dir / "journal.jsonl"))
     finished = [e for e in events if e["type"] == "step_finished"]
@@ -240,9 +240,7 @@ def test_a_30_step_run_renders_quickly(report_runs, copy_run):
             event["node"]["candidate"]["id"] = event["proposal"]["id"] = f"t9-{i:03d}"
             event["seq"] = len(events) + i
             f.write(json.dumps(event) + "\n")
-    started = time.perf_counter()
     path = write_report(run_dir)
-    assert time.perf_counter() - started < 2.0
     assert len(load_run(run_dir).steps) == 30 and path.stat().st_size < 1_000_000
 
 
