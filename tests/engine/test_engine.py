@@ -94,11 +94,12 @@ def test_a_failing_step_does_not_stop_the_run(toy_registry, toy_competition, tmp
 
 def test_a_broken_candidate_gets_repair_rounds(toy_registry, toy_competition, tmp_path):
     _, competition = toy_competition
-    # a = "x" makes the program crash at run time: the debug run fails, repair is asked for.
+    # The first program crashes when it runs: the debug run fails, repair is asked for.
     resolved = resolve(
         preset="toy",
         overrides=[
             "optimizer.traces=1",
+            "optimizer.implementer.crash_at=0",
             "engine.workers=1",
             "budget.steps=1",
             "engine.max_repairs=2",
@@ -106,19 +107,6 @@ def test_a_broken_candidate_gets_repair_rounds(toy_registry, toy_competition, tm
         registry=toy_registry,
     )
     engine = build_engine(resolved, competition_ref(competition), run_dir=tmp_path / "r")
-    original = engine.optimizer.develop
-
-    def crashing(proposal, context):
-        candidate = original(proposal, context)
-        return type(candidate)(
-            candidate.id,
-            {**candidate.files, "main.py": "raise ValueError('bad')"},
-            operator=candidate.operator,
-            trace=candidate.trace,
-            direction=candidate.direction,
-        )
-
-    engine.optimizer.develop = crashing
     outcome = engine.run()
     events = _events(tmp_path / "r")
     repairs = [e for e in events if e["type"] == "repair"]

@@ -47,6 +47,7 @@ print("validation mae", mae, "seed", os.environ.get("GOME_SEED"))
 class ToyConfig:
     start: float = 0.5
     fail_at: int = -1  # the step number whose implementation raises
+    crash_at: int = -1  # the step number whose program raises when it runs (its repair works)
     slow_seed: int = -1  # runs with this GOME_SEED take a minute
     stuck: bool = False  # the estimator proposes the starting `a` every time
 
@@ -78,6 +79,8 @@ class ToyImplementer(Implementer):
             raise RuntimeError("the toy implementer broke on purpose")
         a = request.direction.chosen.edit["a"] if request.direction else self.config.start
         program = PROGRAM.format(a=a, slow_seed=self.config.slow_seed)
+        if number == self.config.crash_at and request.operator != "debug":
+            program = "raise ValueError('bad')\n"
         files = {"main.py": program, "a.json": json.dumps(a)}
         return Candidate(request.candidate_id, files, operator=request.operator)
 
