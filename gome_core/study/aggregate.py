@@ -225,11 +225,9 @@ def _row(
         competition=competition,
         seeds=len(per_seed),
         cells=len(cells),
-        **{name: estimate(v[name] for v in seed_values) for name in RATE_METRICS},
-        normalised_score=estimate(v["normalised_score"] for v in seed_values),
+        **{name: estimate(v[name] for v in seed_values) for name in _SEED_METRICS},
         steps_to_first_medal=estimate(c["steps_to_first_medal"] for c in cells),
         usd_to_first_medal=estimate(c["usd_to_first_medal"] for c in cells),
-        repeated=estimate(v["repeated"] for v in seed_values),
     )
 
 
