@@ -22,6 +22,7 @@ import attrs
 import cattrs
 from attrs import field, frozen
 from cattrs.errors import ClassValidationError, ForbiddenExtraKeysError, IterableValidationError
+from cattrs.gen import make_dict_structure_fn
 
 from gome_core.engine.core import EngineSettings
 from gome_core.errors import ComponentNotFoundError, ConfigError, UsageError
@@ -289,6 +290,34 @@ def _converter(registry: PluginRegistry) -> cattrs.Converter:
         body = conv.unstructure(spec.config) if spec.config is not None else {}
         return {"name": spec.name, **body}
 
+    def structure_with_default_names(cls: type) -> Any:
+        """Structures ``cls``, naming a component it defaults where a table gives only fields.
+
+        The Gome optimizer's implementer is ``offline`` unless set, so
+        ``optimizer.implementer.max_folds = 2`` sets that implementer's folds.
+        """
+        structure = make_dict_structure_fn(cls, conv)
+        defaults = {
+            a.name: a.default.name
+            for a in attrs.fields(cls)
+            if isinstance(a.default, ComponentSpec)
+        }
+        if not defaults:
+            return structure
+
+        def structure_named(value: Any, type_: type) -> Any:
+            if isinstance(value, Mapping):
+                value = {
+                    key: {"name": defaults[key], **sub}
+                    if key in defaults and isinstance(sub, Mapping) and "name" not in sub
+                    else sub
+                    for key, sub in value.items()
+                }
+            return structure(value, type_)
+
+        return structure_named
+
+    conv.register_structure_hook_factory(attrs.has, structure_with_default_names)
     conv.register_structure_hook_func(
         lambda t: isinstance(t, type) and issubclass(t, ComponentSpec), structure_spec
     )

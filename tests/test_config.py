@@ -37,7 +37,7 @@ class ToyPlugin:
 
     @hookimpl
     def register_implementers(self, register):
-        register(lambda: None, name="writer", description="writes")
+        register(lambda config: None, name="writer", config=WriterConfig, description="writes")
         register(lambda: None, name="rewriter", description="rewrites")
 
     @hookimpl
@@ -51,10 +51,15 @@ class ToyPlugin:
 
 
 @frozen
+class WriterConfig:
+    folds: int = 5
+
+
+@frozen
 class NestedConfig:
     traces: int = 3
     temperature: float = 1.0
-    implementer: ImplementerSpec = ImplementerSpec("writer")  # type: ignore[valid-type]
+    implementer: ImplementerSpec = ImplementerSpec("writer", WriterConfig())  # type: ignore[valid-type]
 
 
 @pytest.fixture
@@ -98,6 +103,29 @@ def test_nested_components_are_tagged_and_checked(registry):
     ((path, message),) = info.value.problems
     assert path == "$.optimizer.implementer"
     assert "no implementer named 'writr'" in message and "Did you mean 'writer'" in message
+
+
+def test_a_table_of_fields_sets_the_default_component(registry):
+    # The toy optimizer's implementer is "writer" unless named: its fields can be set directly.
+    config = resolve(
+        overrides=["optimizer=toy", "optimizer.implementer.folds=2"], registry=registry
+    ).config
+    assert config.optimizer.config.implementer == ImplementerSpec("writer", WriterConfig(2))
+    with pytest.raises(ConfigError) as info:
+        resolve(overrides=["optimizer=toy", "optimizer.implementer.fods=2"], registry=registry)
+    ((path, message),) = info.value.problems
+    assert path == "$.optimizer.implementer.fods" and "did you mean 'folds'" in message
+    # Another component named: the default's fields are no longer there to set.
+    with pytest.raises(ConfigError) as info:
+        resolve(
+            overrides=[
+                "optimizer=toy",
+                "optimizer.implementer=rewriter",
+                "optimizer.implementer.folds=2",
+            ],
+            registry=registry,
+        )
+    assert [path for path, _ in info.value.problems] == ["$.optimizer.implementer.folds"]
 
 
 @pytest.mark.parametrize(

@@ -135,9 +135,9 @@ def _named_components(preset: str, registry: PluginRegistry) -> tuple[dict[str, 
     """The preset's components named explicitly at their paths, and the paths taking a skill.
 
     A preset may leave a nested component to its default (the Gome optimizer's ``estimator``
-    is ``offline`` unless set); naming it lets an override such as
-    ``optimizer.implementer.max_folds = 2`` reach it, as it would reach a component the preset
-    names.
+    is ``offline`` unless set). The configuration names such a default itself when a table sets
+    only its fields; the cells name it too, because their fingerprints cover these names and
+    finished cells must keep matching.
     """
     resolved = resolve(preset=preset, registry=registry)
     named: dict[str, Any] = {}

@@ -7,9 +7,10 @@ from gome_core.engine.launch import build_engine, competition_ref
 from gome_core.journal import Journal
 from gome_core.plugins import get_registry
 
-# One run per candidate (no debug run): what is under test is what reasoning saw.
+# One run per candidate (no debug run) and two folds: what is under test is what reasoning saw.
 STEPS = [
     "budget.steps=3",
+    "optimizer.implementer.max_folds=2",
     "engine.final_top_k=1",
     "executor.timeout_s=60",
     'validators=["full-run", "judge"]',

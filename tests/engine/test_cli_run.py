@@ -33,6 +33,8 @@ def test_gome_run_on_a_user_competitions_dir(gome, tmp_path):
         "--set",
         "engine.final_top_k=1",
         "--set",
+        "optimizer.implementer.max_folds=2",
+        "--set",
         f"executor.workspace_root={str(tmp_path / 'ws')!r}",
         timeout=600,
     )
