@@ -31,6 +31,27 @@ def run_gome(
     )
 
 
+#: Session fixtures that cost seconds to build. Under pytest-xdist the tests sharing one run on
+#: one worker, so each is built once (and only one Ray instance starts on a small machine).
+_SHARED_FIXTURES = {
+    "ray_instance": "ray",
+    "report_runs": "report-runs",
+    "prepared_bundled": "bundled-competitions",
+}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Registered here too, so the marker is known when pytest-xdist is not installed.
+    config.addinivalue_line("markers", "xdist_group(name): run on the same xdist worker")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        shared = [group for name, group in _SHARED_FIXTURES.items() if name in item.fixturenames]
+        if shared:
+            item.add_marker(pytest.mark.xdist_group(shared[0]))
+
+
 @pytest.fixture
 def gome():
     return run_gome
