@@ -428,6 +428,22 @@ def apply_override(config: Mapping[str, Any], text: str) -> dict[str, Any]:
     return merge(config, patch)
 
 
+def _preset_named_by(
+    layers: Sequence[tuple[str, Mapping[str, Any]]], overrides: Sequence[str]
+) -> str | None:
+    """The ``preset`` key of the highest layer that sets one."""
+    named = None
+    for _source, layer in layers:
+        named = layer.get("preset", named)
+    for text in overrides:
+        keys, value = parse_override(text)
+        if keys == ["preset"]:
+            named = value
+    if named is not None and not isinstance(named, str):
+        raise ConfigError([("$.preset", f"expected a preset name, got {_describe(named)}")])
+    return named
+
+
 def resolve(
     *,
     preset: str | None = None,
@@ -435,13 +451,31 @@ def resolve(
     overrides: Sequence[str] = (),
     settings: Mapping[str, Any] | None = None,
     registry: PluginRegistry | None = None,
+    fallback_preset: str | None = None,
 ) -> ResolvedConfig:
-    """Build the run configuration from its layers and check it against the registered schemas."""
+    """Build the run configuration from its layers and check it against the registered schemas.
+
+    The preset is ``preset``, else the ``preset`` key of the highest layer that sets one (a file,
+    ``settings`` or an override), else ``fallback_preset``. A layer naming another preset than
+    ``preset`` is an error: the run would be labelled with a preset it does not run.
+    """
     registry = registry or get_registry()
-    chosen = registry.preset(preset) if preset is not None else None
     user_layers = [(str(path), load_toml(path)) for path in files]
     if settings:
         user_layers.append(("settings", dict(settings)))
+    named = _preset_named_by(user_layers, overrides)
+    if preset is not None and named not in (None, preset):
+        raise ConfigError(
+            [
+                (
+                    "$.preset",
+                    f"{named!r} differs from the preset given ({preset!r}); "
+                    f"name one preset, with --preset or with the preset key",
+                )
+            ]
+        )
+    preset = preset or named or fallback_preset
+    chosen = registry.preset(preset) if preset is not None else None
 
     def layered(with_llm: bool) -> tuple[dict[str, Any], list[str]]:
         raw: dict[str, Any] = dict(DEFAULTS)

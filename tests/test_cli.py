@@ -51,6 +51,16 @@ def test_config_show_prints_resolved_toml(gome, tmp_path):
     assert "# executor = 'local': gome" in result.stdout
 
 
+def test_a_preset_named_in_a_config_file_is_the_one_applied(gome, tmp_path):
+    config = tmp_path / "run.toml"
+    config.write_text('preset = "aide-greedy"\n')
+    result = gome("config", "show", "--json", "-c", str(config))
+    assert result.returncode == 0, result.stderr
+    described = json.loads(result.stdout)
+    assert described["config"]["preset"] == "aide-greedy"
+    assert described["config"]["optimizer"]["name"] == "aide-greedy"
+
+
 def test_config_show_json(gome):
     result = gome("config", "show", "--json")
     described = json.loads(result.stdout)
@@ -69,6 +79,10 @@ def test_config_show_json(gome):
             '$.executor.timeout_s: expected a number, got "ten"',
         ),
         (["config", "show", "--preset", "nope"], "no preset named 'nope'"),
+        (
+            ["config", "show", "--preset", "gome", "--set", "preset=aide-greedy"],
+            "$.preset: 'aide-greedy' differs from the preset given ('gome')",
+        ),
         (["config", "show", "--set", "oops"], "expected KEY=VALUE"),
         (["config", "show", "-c", "missing.toml"], "missing.toml does not exist"),
     ],

@@ -1,6 +1,8 @@
 import json
+import re
 import tomllib
 
+import attrs
 import pytest
 from attrs import frozen
 
@@ -91,6 +93,30 @@ def test_layers_apply_in_order(registry, tmp_path):
     assert (config.budget.steps, config.budget.hours) == (5, 1.5)
     assert config.optimizer == OptimizerSpec("toy", NestedConfig(traces=5, temperature=0.5))
     assert resolved.sources[0] == "defaults" and resolved.sources[-1].startswith("--set")
+
+
+def test_a_preset_key_in_a_layer_applies_that_preset(registry, tmp_path):
+    config_file = tmp_path / "run.toml"
+    config_file.write_text('preset = "toy-preset"\n[budget]\nsteps = 7\n')
+    config = resolve(files=[config_file], registry=registry).config
+    assert config.preset == "toy-preset"
+    assert config.optimizer == OptimizerSpec("toy", NestedConfig(traces=5))  # the preset's
+    assert config.budget.steps == 7  # the file's, above the preset
+    by_set = resolve(overrides=["preset=toy-preset"], fallback_preset="other", registry=registry)
+    assert by_set.config.optimizer.config.traces == 5
+    assert by_set.sources[:2] == ("defaults", "preset toy-preset")
+    # Only when no layer names one does the fallback apply.
+    assert resolve(fallback_preset="toy-preset", registry=registry).config.preset == "toy-preset"
+    assert resolve(registry=registry).config.preset is None
+
+
+def test_two_presets_named_are_an_error(registry, tmp_path):
+    with pytest.raises(ConfigError) as info:
+        resolve(preset="toy-preset", overrides=["preset=other"], registry=registry)
+    ((path, message),) = info.value.problems
+    assert path == "$.preset" and "'other' differs from the preset given ('toy-preset')" in message
+    # The same preset named again is no conflict: a saved run's config names its own preset.
+    assert resolve(preset="toy-preset", overrides=["preset=toy-preset"], registry=registry)
 
 
 def test_nested_components_are_tagged_and_checked(registry):
@@ -186,6 +212,25 @@ def test_resolved_config_round_trips_through_toml(registry, tmp_path):
     again = resolve(files=[again_file], registry=registry)
     assert again.config == resolved.config
     assert tomllib.loads(text)["executor"]["name"] == "local"
+
+
+@pytest.mark.parametrize("llm", [None, "openai"], ids=["offline", "with-llm"])
+def test_every_builtin_preset_round_trips_through_a_saved_config(tmp_path, llm):
+    # What `gome resume` relies on: a saved config names its preset, which is applied beneath
+    # it again; that changes nothing, since the saved config sets every key of the preset.
+    from gome_core.plugins import get_registry
+
+    registry = get_registry()
+    overrides = ["budget.steps=3", *([f"llm={llm}"] if llm else [])]
+    for preset in registry.presets:
+        text = resolve(preset=preset, overrides=overrides, registry=registry).to_toml()
+        saved, bare = tmp_path / f"{preset}.toml", tmp_path / f"{preset}-bare.toml"
+        saved.write_text(text)
+        bare.write_text(re.sub(r"(?m)^preset = .*\n", "", text))
+        resumed = resolve(files=[saved], registry=registry)
+        assert resumed.sources[1] == f"preset {preset}"
+        without = resolve(files=[bare], registry=registry).config
+        assert resumed.config == attrs.evolve(without, preset=preset), preset
 
 
 def test_describe_is_json_with_plugin_versions(registry):

@@ -231,7 +231,9 @@ def run(
         name, _, model = llm.partition(":")
         chosen = [f"llm={name}"] + ([f"llm.model={model!r}"] if model else [])
         sets = chosen + sets
-    resolved = resolve(preset=preset or (None if files else "gome"), files=files, overrides=sets)
+    resolved = resolve(
+        preset=preset, files=files, overrides=sets, fallback_preset=None if files else "gome"
+    )
     if resolved.config.task is None:
         raise UsageError("which competition? Pass --task ID (see `gome tasks list`).")
     store, competition = open_competition(
