@@ -125,6 +125,7 @@ class Engine:
         self.metric = competition.metric
         self._journal = run_dir.journal()
         self._emit_lock = threading.Lock()
+        self._usage_lock = threading.Lock()
         self.llm = (
             MeteredLLM(llm, on_call=self._on_llm_call, on_event=self._on_llm_event)
             if llm is not None
@@ -168,6 +169,10 @@ class Engine:
     def _on_llm_call(
         self, *, model: str, purpose: str, usage: LLMUsage, failed: bool = False
     ) -> None:
+        # Every call counts, whatever becomes of its step: one cut off at the time limit or
+        # interrupted has been paid for too, and so have the calls of the final choice.
+        with self._usage_lock:
+            self.usage = self.usage + usage
         extra = {"failed": True} if failed else {}
         self._emit("llm_call", model=model, purpose=purpose, usage=usage, **extra)
 
@@ -253,6 +258,8 @@ class Engine:
                     break
             if failed is None or failed.level > 1 or repairs >= self.settings.max_repairs:
                 return node
+            if node.result is not None and node.result.cancelled:
+                return node  # cut off, not broken: nothing to repair (nor to pay a repair for)
             try:
                 fixed = self.optimizer.repair(node, failed, self.context)
             except Exception as exc:
@@ -274,9 +281,10 @@ class Engine:
                 proposal = from_data(event["proposal"], Proposal)
                 node = from_data(event["node"], Node)
                 self.optimizer.tell(proposal, node)
-                self.usage = self.usage + node.usage
                 self.clock.before = float(event.get("elapsed_s", self.clock.before))
                 finished += 1
+            elif event["type"] == "llm_call":
+                self.usage = self.usage + from_data(event["usage"], LLMUsage)
             elif event["type"] in ("run_paused", "run_finished"):
                 self.clock.before = float(event.get("elapsed_s", self.clock.before))
         self.steps = finished
@@ -402,7 +410,6 @@ class Engine:
             # Cancelled at the wall-time limit: not a finished step either.
             return
         self.steps += 1
-        self.usage = self.usage + node.usage
         self.run_dir.save_node(node)
         try:
             self.optimizer.tell(proposal, node)

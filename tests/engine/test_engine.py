@@ -237,3 +237,34 @@ def test_ctrl_c_during_the_final_choice_ends_its_runs_and_pauses_the_run(
     events = _events(run_dir)
     assert outcome.final is not None and events[-1]["type"] == "run_finished"
     assert next(e for e in events if e["type"] == "final_choice")["seeds"] == [2]
+
+
+def test_llm_calls_count_when_their_step_is_cut_off(
+    toy_registry, toy_competition, tmp_path, monkeypatch
+):
+    _, competition = toy_competition
+    monkeypatch.setenv("GOME_COMPETITIONS_DIR", str(competition.competition_dir.parent))
+    monkeypatch.setenv("GOME_DATA_DIR", str(competition.data_dir.parent))
+    run_dir = tmp_path / "run"
+    resolved = resolve(
+        preset="toy",
+        overrides=[
+            "llm=toy-priced",
+            "optimizer.estimator.ask_llm=true",
+            "optimizer.implementer.slow_seed=0",  # every run of seed 0 takes a minute...
+            "budget.hours=0.001",  # ...and the run has 3.6 seconds
+        ],
+        registry=toy_registry,
+    )
+    with build_engine(resolved, competition_ref(competition), run_dir=run_dir) as engine:
+        outcome = engine.run()
+    events = _events(run_dir)
+    calls = [e for e in events if e["type"] == "llm_call"]
+    assert outcome.steps == 0 and len(calls) == 2  # one direction per trace, both cut off
+    assert not [e for e in events if e["type"] == "repair"]  # a run cut off is not broken
+    assert outcome.usage.calls == 2 and outcome.usage.usd == pytest.approx(0.02)
+    # Resumed, the run starts from what it has spent.
+    resumed, _, _ = resume_engine(run_dir, overrides=["budget.hours=1"])
+    with resumed:
+        assert resumed.replay() == 0
+        assert resumed.usage == outcome.usage

@@ -20,6 +20,11 @@ from gome_core import (
     GradientEstimator,
     Hypothesis,
     Implementer,
+    LLMBackend,
+    LLMRequest,
+    LLMResponse,
+    LLMUsage,
+    Message,
     RunContext,
     TraceState,
 )
@@ -50,6 +55,23 @@ class ToyConfig:
     crash_at: int = -1  # the step number whose program raises when it runs (its repair works)
     slow_seed: int = -1  # runs with this GOME_SEED take a minute
     stuck: bool = False  # the estimator proposes the starting `a` every time
+    ask_llm: bool = False  # the estimator asks the run's LLM once per direction
+
+
+@frozen
+class PricedConfig:
+    usd: float = 0.01  # per call
+
+
+class PricedLLM(LLMBackend):
+    """An LLM that answers "ok" for a fixed price per call."""
+
+    def __init__(self, config: PricedConfig) -> None:
+        self.config = config
+
+    def complete(self, request: LLMRequest) -> LLMResponse:
+        usage = LLMUsage(input_tokens=100, output_tokens=20, usd=self.config.usd, calls=1)
+        return LLMResponse("ok", "priced-1", usage)
 
 
 class ToyEstimator(GradientEstimator):
@@ -59,6 +81,8 @@ class ToyEstimator(GradientEstimator):
         self.config = config
 
     def estimate(self, state: TraceState, context: RunContext) -> Direction:
+        if self.config.ask_llm and context.llm is not None:
+            context.llm.complete(LLMRequest((Message.user("which a?"),), purpose="reasoning"))
         a = self.config.start + state.trace * 0.1
         if state.best is not None and not self.config.stuck:
             best = json.loads(state.best.candidate.files["a.json"])
@@ -88,6 +112,11 @@ class ToyImplementer(Implementer):
 @gome_core.hookimpl
 def register_gradient_estimators(register):
     register(ToyEstimator, name="toy", config=ToyConfig)
+
+
+@gome_core.hookimpl
+def register_llm_backends(register):
+    register(PricedLLM, name="toy-priced", config=PricedConfig)
 
 
 @gome_core.hookimpl
