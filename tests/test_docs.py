@@ -58,6 +58,11 @@ def test_the_plugin_guide_example_runs(gome_registry_factory):
     validator = registry.create("validator", "runtime-limit")
     slow = Node(Candidate.from_code("c", ""), ExecutionResult(exit_code=0, wall_s=4000), score=1.0)
     assert not validator.validate(slow, context=None).passed
+    # It runs after the built-in runs that measure the time, so it sees their result.
+    from gome_validators import DebugRunValidator, FullRunValidator, JudgeValidator
+
+    builtin = (DebugRunValidator, FullRunValidator, JudgeValidator)
+    assert validator.level > max(v.level for v in builtin)
 
 
 def test_the_configuration_guide_example_runs(capsys):

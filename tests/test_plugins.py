@@ -11,6 +11,7 @@ from gome_core.errors import (
 )
 from gome_core.executors.local import LocalExecutor
 from gome_core.plugins import get_registry, load_plugins
+from gome_core.testing import PluginSuite
 from tests.plugin_dists import BROKEN_PLUGIN, DUPLICATE_PLUGIN, HELLO_PLUGIN, make_distribution
 
 
@@ -141,3 +142,26 @@ def test_cli_reports_a_broken_plugin_without_traceback(gome, site):
     assert ok.returncode == 0, ok.stderr
     names = [p["name"] for p in json.loads(ok.stdout)]
     assert "core" in names and "broken" not in names
+
+
+def test_the_plugin_suite_knows_the_interface_of_every_component_kind():
+    from gome_core.plugins import COMPONENT_KINDS
+    from gome_core.testing.suites import INTERFACES
+
+    assert set(INTERFACES) == set(COMPONENT_KINDS)
+
+
+class CellRunnerPlugin:
+    """A third-party plugin that registers a cell runner (the local one, under its own name)."""
+
+    @hookimpl
+    def register_cell_runners(self, register):
+        from gome_core.study.local import LocalCellRunner, LocalCellRunnerConfig
+
+        register(LocalCellRunner, name="cells-elsewhere", config=LocalCellRunnerConfig)
+
+
+class TestACellRunnerPluginConforms(PluginSuite):
+    @pytest.fixture
+    def plugin(self):
+        return CellRunnerPlugin()

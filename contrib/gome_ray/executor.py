@@ -203,7 +203,8 @@ class RayExecutor(Executor):
             "num_cpus": limits.cpus or self.config.num_cpus,
             "num_gpus": limits.gpus or self.config.num_gpus,
         }
-        memory_mb = self.config.memory_mb or limits.memory_mb or self.config.sandbox.memory_mb
+        # The request's own limits come first, as for CPUs and GPUs.
+        memory_mb = limits.memory_mb or self.config.memory_mb or self.config.sandbox.memory_mb
         if memory_mb:
             options["memory"] = int(memory_mb) * 2**20
         return options

@@ -273,8 +273,8 @@ def infer_task(
         raise ByodError(f"--data {data_dir}: no such folder. Give the folder holding train.csv.")
     if not goal or not goal.strip():
         raise ByodError('--goal is empty: say in a sentence what to predict, e.g. "predict churn".')
-    if not 0 < holdout < 0.9:
-        raise ByodError(f"--holdout {holdout}: the held-out share must lie between 0 and 0.9.")
+    if not 0 < holdout <= 0.9:
+        raise ByodError(f"--holdout {holdout}: the held-out share must be above 0 and at most 0.9.")
     state = _State(root, goal.strip(), set(_tokens(goal)))
 
     folders = discover_image_folders(root)

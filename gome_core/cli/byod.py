@@ -351,7 +351,8 @@ def print_byod_summary(
     type=click.Path(file_okay=False, path_type=Path),
     envvar="GOME_DATA_DIR",
     show_envvar=True,
-    help="Where to prepare the data: <data-dir>/<id>/{raw,prepared}. Default: ~/.cache/gome/data.",
+    help="Where to prepare the data: <data-dir>/<id>/{raw,prepared}. "
+    "Default: $XDG_CACHE_HOME/gome/data (~/.cache/gome/data).",
 )
 def init(
     data: Path, goal: str, out: Path, name: str | None, data_dir: Path | None, **options: Any

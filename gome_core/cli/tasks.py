@@ -32,7 +32,7 @@ def store_options(fn: F) -> F:
         envvar="GOME_DATA_DIR",
         show_envvar=True,
         help="Where competition data is prepared: <data-dir>/<id>/{raw,prepared}. "
-        "Default: ~/.cache/gome/data.",
+        "Default: $XDG_CACHE_HOME/gome/data (~/.cache/gome/data).",
     )(fn)
     fn = click.option(
         "--competitions-dir",

@@ -21,6 +21,7 @@ INTERFACES: dict[str, type] = {
     "trace_coordinator": interfaces.TraceCoordinator,
     "implementer": interfaces.Implementer,
     "optimizer": interfaces.Optimizer,
+    "cell_runner": interfaces.CellRunner,
 }
 
 

@@ -157,6 +157,11 @@ def test_overrides_win_and_are_checked(wine_dir):
         infer_task(wine_dir, "predict the cultivar", metric="roc-auc")
     with pytest.raises(ByodError, match="Did you mean `cultivar`"):
         infer_task(wine_dir, "predict it", target="cultivr")
+    # The held-out share: above 0 and at most 0.9, as `--holdout` says.
+    assert infer_task(wine_dir, "predict the cultivar", holdout=0.9).holdout == 0.9
+    for share in (0.0, 0.95):
+        with pytest.raises(ByodError, match="above 0 and at most 0.9"):
+            infer_task(wine_dir, "predict the cultivar", holdout=share)
 
 
 def test_integer_target_is_a_quantity_when_the_goal_asks_for_one(tmp_path):

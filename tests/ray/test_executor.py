@@ -236,3 +236,10 @@ def test_requests_for_missing_resources_fail_clearly(ray_instance, tmp_path):
     with make(tmp_path) as executor:
         result = run(executor, "print(1)", limits=ResourceLimits(gpus=1))
     assert result.error and "GPU" in result.error and result.outcome == "error"
+
+
+def test_a_requests_own_memory_limit_is_what_it_reserves(ray_instance, tmp_path):
+    # The executor's reservation would fit; the request asks for a petabyte, which no node has.
+    with make(tmp_path, memory_mb=100) as executor:
+        result = run(executor, "print(1)", limits=ResourceLimits(memory_mb=10**9))
+    assert result.outcome == "error" and "memory" in result.error
