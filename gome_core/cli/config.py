@@ -45,7 +45,10 @@ def show(
     Layers, lowest first: defaults, --preset, each -c file, each --set. Every setting is checked
     against the schema of the component it belongs to.
     """
-    resolved = resolve(preset=preset, files=files, overrides=overrides)
+    # As `gome run` resolves it: the gome preset when nothing names one and no file is given.
+    resolved = resolve(
+        preset=preset, files=files, overrides=overrides, fallback_preset=None if files else "gome"
+    )
     if as_json:
         click.echo(json.dumps(resolved.describe(), indent=2))
     else:

@@ -177,7 +177,9 @@ def _run_engine(engine: Any, header: str, live: bool, *, resumed: bool) -> Any:
 @click.option("--llm", help="LLM backend and model, e.g. openai:gpt-5 (default: offline).")
 @click.option("--steps", type=int, help="Budget: number of steps.")
 @click.option("--hours", type=float, help="Budget: wall-clock hours.")
-@click.option("--traces", type=int, help="Parallel traces (Gome optimizer).")
+@click.option(
+    "--traces", type=int, help="Parallel traces, one step in flight each (Gome presets only)."
+)
 @click.option("--seed", type=int, help="Seed of every random choice.")
 @click.option("--run-dir", type=click.Path(file_okay=False), help="Where to write the run.")
 def run(

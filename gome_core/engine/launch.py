@@ -6,6 +6,7 @@ configured agent (``docs/python-api.md`` shows how to compose one from parts ins
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -85,38 +86,50 @@ def build_engine(
             "no optimizer is configured: pass --preset (see `gome presets`) or set one, e.g. "
             "--set optimizer=gome."
         )
-    if _existing is None:
-        stamp = time.strftime("%Y%m%d-%H%M%S")
-        run_id = f"{competition.id}-{config.preset or 'custom'}-{stamp}"
-        path = Path(run_dir or config.run_dir or Path("runs") / run_id)
-        info_data = {
-            "run_id": run_id,
-            "competition": competition.id,
-            "preset": config.preset,
-            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-            **resolved.describe(),
-            "competition_source": sources or {},
-        }
-        rundir = RunDirectory.create(path, info=info_data, config_toml=resolved.to_toml())
-    else:
-        rundir = _existing
-        run_id = rundir.info()["run_id"]
-    info = RunInfo(run_id, rundir.path, competition.id, config.preset, resolved.to_dict())
-    return Engine(
-        competition=competition,
-        optimizer=config.optimizer.create(registry),
-        executor=config.executor.create(registry),
-        validators=[v.create(registry) for v in config.validators],
-        llm=config.llm.create(registry) if config.llm is not None else None,
-        run_dir=rundir,
-        info=info,
-        budget=_budget(resolved),
-        seed=config.seed,
-        settings=config.engine,
-        hooks=registry.manager.hook,
-        on_event=on_event,
-        hidden=[Path(p) for p in hidden],
-    )
+    with contextlib.ExitStack() as undo:
+        # The parts first, so that a missing key or an executor that cannot start stops the run
+        # before anything is written; the LLM first, as the likeliest to fail.
+        llm = config.llm.create(registry) if config.llm is not None else None
+        if llm is not None:
+            undo.callback(llm.close)
+        executor = config.executor.create(registry)
+        undo.callback(executor.close)
+        optimizer = config.optimizer.create(registry)
+        validators = [v.create(registry) for v in config.validators]
+        if _existing is None:
+            stamp = time.strftime("%Y%m%d-%H%M%S")
+            run_id = f"{competition.id}-{config.preset or 'custom'}-{stamp}"
+            path = Path(run_dir or config.run_dir or Path("runs") / run_id)
+            info_data = {
+                "run_id": run_id,
+                "competition": competition.id,
+                "preset": config.preset,
+                "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                **resolved.describe(),
+                "competition_source": sources or {},
+            }
+            rundir = RunDirectory.create(path, info=info_data, config_toml=resolved.to_toml())
+        else:
+            rundir = _existing
+            run_id = rundir.info()["run_id"]
+        info = RunInfo(run_id, rundir.path, competition.id, config.preset, resolved.to_dict())
+        engine = Engine(
+            competition=competition,
+            optimizer=optimizer,
+            executor=executor,
+            validators=validators,
+            llm=llm,
+            run_dir=rundir,
+            info=info,
+            budget=_budget(resolved),
+            seed=config.seed,
+            settings=config.engine,
+            hooks=registry.manager.hook,
+            on_event=on_event,
+            hidden=[Path(p) for p in hidden],
+        )
+        undo.pop_all()  # the engine closes them from now on
+    return engine
 
 
 def resume_engine(

@@ -33,6 +33,8 @@ class ModelPrice:
     output: float = field(default=0.0, validator=attrs.validators.ge(0))
     cached_input: float | None = None  # None: same as input
     cache_write: float | None = None  # None: same as input
+    #: Writes to a long-lived cache (Anthropic's 1-hour one). None: twice the input price.
+    cache_write_long: float | None = None
 
 
 @frozen
@@ -48,6 +50,7 @@ class TokenCounts:
     cached: int = 0
     cache_write: int = 0
     reasoning: int = 0
+    cache_write_long: int = 0  # of ``cache_write``: those written to a long-lived cache
 
     def __add__(self, other: TokenCounts) -> TokenCounts:
         return TokenCounts(
@@ -147,11 +150,14 @@ class PriceTable:
             return 0.0
         cached_rate = price.input if price.cached_input is None else price.cached_input
         write_rate = price.input if price.cache_write is None else price.cache_write
+        long_rate = 2 * price.input if price.cache_write_long is None else price.cache_write_long
         plain = max(tokens.input - tokens.cached - tokens.cache_write, 0)
+        long = min(tokens.cache_write_long, tokens.cache_write)
         usd = (
             plain * price.input
             + tokens.cached * cached_rate
-            + tokens.cache_write * write_rate
+            + (tokens.cache_write - long) * write_rate
+            + long * long_rate
             + tokens.output * price.output
         )
         return usd / 1_000_000

@@ -286,6 +286,18 @@ def _render_anthropic(request: RecordedRequest, reply: Reply) -> dict[str, Any]:
         "cache_read_input_tokens": reply.cached_tokens,
         "cache_creation_input_tokens": reply.cache_write_tokens,
     }
+    if reply.cache_write_tokens:
+        # Written to the cache lifetime the request asked for, as the API reports it.
+        ttls = [
+            block.get("cache_control", {}).get("ttl", "5m")
+            for block in request.body.get("system") or []
+            if isinstance(block, dict) and block.get("cache_control")
+        ]
+        long = reply.cache_write_tokens if "1h" in ttls else 0
+        usage["cache_creation"] = {
+            "ephemeral_5m_input_tokens": reply.cache_write_tokens - long,
+            "ephemeral_1h_input_tokens": long,
+        }
     if reply.reasoning_tokens:
         usage["output_tokens_details"] = {"thinking_tokens": reply.reasoning_tokens}
     return {

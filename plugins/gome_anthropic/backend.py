@@ -140,6 +140,11 @@ class AnthropicBackend(ProviderBackend):
         usage = message.usage
         read = usage.cache_read_input_tokens or 0
         written = usage.cache_creation_input_tokens or 0
+        by_ttl = getattr(usage, "cache_creation", None)
+        if by_ttl is not None:
+            long = getattr(by_ttl, "ephemeral_1h_input_tokens", 0) or 0
+        else:  # no breakdown: the writes went where the request asked
+            long = written if self.config.cache_ttl == "1h" else 0
         details = getattr(usage, "output_tokens_details", None)
         tokens = TokenCounts(
             # Anthropic's input_tokens leaves out cache reads and writes: add them back.
@@ -147,6 +152,7 @@ class AnthropicBackend(ProviderBackend):
             output=usage.output_tokens or 0,
             cached=read,
             cache_write=written,
+            cache_write_long=long,
             reasoning=(getattr(details, "thinking_tokens", 0) or 0) if details else 0,
         )
         stop = str(message.stop_reason or "")

@@ -268,3 +268,16 @@ def test_llm_calls_count_when_their_step_is_cut_off(
     with resumed:
         assert resumed.replay() == 0
         assert resumed.usage == outcome.usage
+
+
+def test_a_missing_key_stops_the_run_before_its_directory_is_written(
+    toy_registry, toy_competition, tmp_path, monkeypatch
+):
+    from gome_core.errors import UsageError
+
+    _, competition = toy_competition
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    resolved = resolve(preset="toy", overrides=["llm=openai"], registry=toy_registry)
+    with pytest.raises(UsageError, match="OPENAI_API_KEY"):
+        build_engine(resolved, competition_ref(competition), run_dir=tmp_path / "run")
+    assert not (tmp_path / "run").exists()

@@ -81,6 +81,24 @@ def test_the_system_prompt_is_cached_and_cache_tokens_are_priced(server):
     )
 
 
+def test_one_hour_cache_writes_are_priced_at_their_own_rate(server):
+    server.reply(
+        "ok",
+        model="claude-sonnet-4-6",
+        input_tokens=10_000,
+        cached_tokens=8_000,
+        cache_write_tokens=1_500,
+        output_tokens=100,
+    )
+    backend = _backend(server, model="claude-sonnet-4-6", cache_ttl="1h")
+    response = backend.complete(ask(system="A long, stable task description."))
+    [block] = server.requests[0].body["system"]
+    assert block["cache_control"] == {"type": "ephemeral", "ttl": "1h"}
+    # A 1-hour cache write costs twice the input price (a 5-minute one 1.25 times).
+    expected = (500 * 3.00 + 8_000 * 0.30 + 1_500 * 6.00 + 100 * 15.00) / 1e6
+    assert response.usage.usd == pytest.approx(expected)
+
+
 def test_caching_can_be_switched_off(server):
     _backend(server, prompt_caching=False).complete(ask(system="Task."))
     assert server.requests[0].body["system"] == [{"type": "text", "text": "Task."}]
