@@ -215,6 +215,11 @@ class CompetitionStore:
                 raise PrepareError(self._prepare_failure(comp, exc)) from exc
             (public / "description.md").write_text(comp.description, encoding="utf-8")
             self._check_prepared_output(comp, staging)
+            if comp.is_prepared and not force:
+                # Another process prepared it meanwhile: keep theirs, which its runs may be
+                # reading, rather than swap in the same data.
+                log.debug("competition prepared meanwhile", competition=comp.id)
+                return comp
             old = comp.data_dir / f".prepared-old-{os.getpid()}"
             if prepared.exists():
                 prepared.rename(old)

@@ -74,6 +74,30 @@ def test_prepare_is_skipped_when_prepared_and_redone_with_force(store: Competiti
     assert not marker.exists() and comp.is_prepared
 
 
+def test_a_prepare_that_finishes_second_keeps_the_first_ones_data(
+    store: CompetitionStore, user_competitions: Path
+) -> None:
+    # Another process finishes preparing while this one is still at it: its data, which its
+    # runs may already be reading, stays in place.
+    prepare_py = user_competitions / "toy-mae" / "prepare.py"
+    prepare_py.write_text(
+        prepare_py.read_text()
+        + textwrap.dedent("""
+            _original = prepare
+
+            def prepare(raw, public, private):
+                _original(raw, public, private)
+                import shutil
+                theirs = public.parent.parent / "prepared"
+                shutil.copytree(public.parent, theirs)
+                (theirs / "public" / "theirs").write_text("")
+        """)
+    )
+    comp = store.prepare("toy-mae")
+    assert (comp.public_dir / "theirs").exists() and comp.is_prepared
+    assert not list(comp.data_dir.glob(".prepared-*"))  # no staging left behind
+
+
 def test_user_dirs_shadow_bundled(tmp_path: Path, data_dir: Path) -> None:
     mine = tmp_path / "mine"
     mine.mkdir()
