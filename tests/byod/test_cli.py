@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 import pytest
+import yaml
 from click.testing import CliRunner
 
 from gome_core.cli.byod import byod_run_options, init, resolve_byod
@@ -26,7 +27,9 @@ def test_tasks_init_writes_a_versionable_competition(wine_dir, tmp_path):
     assert result.exit_code == 0, result.output
     assert "target: cultivar" in result.output and "override: --target COL" in result.output
     assert "gome run --task grapes --competitions-dir" in result.output
-    assert (out / "grapes" / "config.yaml").is_file()
+    written = yaml.safe_load((out / "grapes" / "config.yaml").read_text())
+    assert written["grader"]["name"] == "multi-class-log-loss"  # the --metric given
+    assert written["byod"]["target"] == "cultivar"
     assert (data / "grapes" / "prepared" / "private" / "test.csv").is_file()
 
 

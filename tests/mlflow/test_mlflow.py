@@ -131,7 +131,9 @@ def test_a_run_is_logged_with_params_metrics_artefacts_and_grading(
     tags, params, metrics = run.data.tags, run.data.params, run.data.metrics
     assert tags["gome.run_id"] == info["run_id"] and tags["gome.version"] == info["gome_version"]
     assert tags["gome.status"] == "budget" and tags["gome.final_node"] == outcome.final.id
-    assert tags["gome.medal"] in ("gold", "silver", "bronze", "none")
+    graded = json.loads((tmp_path / "run" / "grading.json").read_text())
+    medal = next((m for m in ("gold", "silver", "bronze") if graded[f"{m}_medal"]), "none")
+    assert tags["gome.medal"] == medal
     assert params["preset"] == "toy" and params["competition"] == "toy-mae"
     assert params["optimizer"] == "gome" and params["optimizer.traces"] == "2"
     assert params["seed"] == "0" and params["budget.steps"] == "6"
@@ -143,11 +145,20 @@ def test_a_run_is_logged_with_params_metrics_artefacts_and_grading(
     best = sorted(client.get_metric_history(run.info.run_id, "best_score"), key=lambda m: m.step)
     assert all(b.value <= a.value for a, b in zip(best, best[1:], strict=False))  # lower: better
     assert best[-1].value == min(m.value for m in scores)
-    assert {m.step for m in client.get_metric_history(run.info.run_id, "trace.1.score")}
+    journal = [json.loads(line) for line in (tmp_path / "run" / "journal.jsonl").open()]
+    finished = [e for e in journal if e["type"] == "step_finished"]
+    trace_1 = client.get_metric_history(run.info.run_id, "trace.1.score")
+    assert sorted((m.step, m.value) for m in trace_1) == sorted(
+        (e["step"], pytest.approx(e["score"])) for e in finished if e["proposal"]["trace"] == 1
+    )
     tokens = client.get_metric_history(run.info.run_id, "llm_tokens")
     assert max(m.value for m in tokens) == 6 * 1500  # the scripted LLM: 1500 tokens a step
     assert metrics["llm_usd"] == pytest.approx(6 * 0.0125) and metrics["buggy"] == 0
-    assert metrics["final_score"] > 0 and "test_score" in metrics and "any_medal" in metrics
+    chosen = next(e for e in journal if e["type"] == "final_choice")
+    row = next(r for r in chosen["candidates"] if r["node_id"] == chosen["chosen"])
+    assert metrics["final_score"] == pytest.approx(row["mean"])
+    assert metrics["test_score"] == pytest.approx(graded["score"])
+    assert metrics["any_medal"] == float(graded["any_medal"])
 
     artefacts = set(_artifacts(client, run.info.run_id))
     assert {
@@ -306,5 +317,8 @@ grade_run(store, competition, outcome, root / "run")
     subprocess.run([sys.executable, "-c", script], env=env, cwd=ROOT, check=True, timeout=120)
     client = _client(mlflow_env)
     run = _only_run(client)
-    assert "test_score" in run.data.metrics and run.data.tags["gome.medal"]
+    graded = json.loads((tmp_path / "run" / "grading.json").read_text())
+    assert run.data.metrics["test_score"] == pytest.approx(graded["score"])
+    medal = next((m for m in ("gold", "silver", "bronze") if graded[f"{m}_medal"]), "none")
+    assert run.data.tags["gome.medal"] == medal
     assert "grading.json" in _artifacts(client, run.info.run_id)

@@ -50,9 +50,9 @@ def test_importing_the_plugin_stays_light():
 
 
 def test_config_is_validated():
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="'skill' must be <= 1"):
         OfflineConfig(skill=1.5)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="'top_k' must be >= 1"):
         OfflineConfig(top_k=0)
 
 

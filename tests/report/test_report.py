@@ -134,7 +134,15 @@ def test_the_page_shows_trees_chart_diagnosis_verdicts_diffs_outputs_costs(repor
     final = page.split('id="final"')[1].split("</section>")[0]
     assert "seed 1" in final and 'class="chosen"' in final and run.final_id in final
     grading = page.split('id="grading"')[1].split("</section>")[0]
-    assert "bronze_threshold" in grading and "badge b-" in grading
+    assert "bronze_threshold" in grading
+    graded = json.loads((report_runs["gome"] / "grading.json").read_text())
+    medal = next((m for m in ("gold", "silver", "bronze") if graded[f"{m}_medal"]), None)
+    if medal is not None:
+        assert f'class="badge b-{medal}">{medal} medal</span>' in grading
+    elif graded["above_median"]:
+        assert 'class="badge b-median">above median</span>' in grading
+    else:
+        assert 'class="badge b-none">no medal</span>' in grading
 
 
 def test_a_tree_search_page_has_a_root_a_dashed_crossover_and_no_llm(tree_html):
@@ -241,7 +249,12 @@ def test_a_30_step_run_renders_every_step_in_a_small_page(report_runs, copy_run)
             event["seq"] = len(events) + i
             f.write(json.dumps(event) + "\n")
     path = write_report(run_dir)
-    assert len(load_run(run_dir).steps) == 30 and path.stat().st_size < 1_000_000
+    page = path.read_text()
+    steps = load_run(run_dir).steps
+    assert len(steps) == 30 and path.stat().st_size < 1_000_000
+    # Every step is drawn in the tree and has its own section.
+    assert page.count('class="node"') == 30
+    assert all(page.count(f'id="{anchor(step.id)}"') == 1 for step in steps)
 
 
 # --------------------------------------------------------------------------- the guide

@@ -12,7 +12,7 @@ import attrs
 import pytest
 
 import gome_core
-from gome_core.errors import UsageError
+from gome_core.errors import ConfigError, UsageError
 from gome_core.study.cell import CELL_FILE
 from gome_core.study.local import LocalCellRunner, LocalCellRunnerConfig
 from gome_core.study.run import create_cell_runner, plan_study, run_study
@@ -46,8 +46,9 @@ def test_runner_settings_and_workers_reach_the_runner_config(write_spec, registr
     assert isinstance(runner, LocalCellRunner) and runner.workers == 3
     assert create_cell_runner(spec, registry).workers == 2  # study.workers
     bad = load_spec(write_spec(cells_spec_with_runner_table()), registry)
-    with pytest.raises(Exception, match=r"\$\.runner\.threads"):
+    with pytest.raises(ConfigError) as info:
         create_cell_runner(bad, registry)
+    assert [path for path, _ in info.value.problems] == ["$.runner.threads"]
 
 
 def cells_spec_with_runner_table() -> str:
@@ -298,10 +299,9 @@ def test_cells_in_flight_are_interrupted_when_the_study_stops(tmp_path):
         time.sleep(0.1)
     started = {int(p.stem) for p in tmp_path.glob("*.started")}
     assert len(started) == 2
-    stopped_at = time.monotonic()
     results.close()  # what an error, Ctrl-C or kill in the study does to the iteration
     runner.close()
-    assert time.monotonic() - stopped_at < 20  # not the 60 s the cells would have slept
+    # Interrupted, not waited for: a sleeper that slept its 60 s out writes no .interrupted.
     assert {int(p.stem) for p in tmp_path.glob("*.interrupted")} == started
     assert len(list(tmp_path.glob("*.started"))) == 2  # the waiting cell never started
 
