@@ -11,16 +11,20 @@ that the component registered, so a typo or a wrong type is an error with its pa
 
 from __future__ import annotations
 
+import collections.abc
 import copy
 import difflib
+import re
 import tomllib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, get_args, get_origin
 
 import attrs
 import cattrs
 from attrs import field, frozen
+from attrs.validators import gt, optional
+from cattrs.cols import homogenous_tuple_structure_factory, list_structure_factory
 from cattrs.errors import ClassValidationError, ForbiddenExtraKeysError, IterableValidationError
 from cattrs.gen import make_dict_structure_fn
 
@@ -90,10 +94,10 @@ OptimizerSpec = _spec_class("optimizer")
 class BudgetConfig:
     """Run limits; whichever is reached first ends the run. Unset means unlimited."""
 
-    steps: int | None = None
-    hours: float | None = None
-    tokens: int | None = None
-    usd: float | None = None
+    steps: int | None = field(default=None, validator=optional(gt(0)))
+    hours: float | None = field(default=None, validator=optional(gt(0)))
+    tokens: int | None = field(default=None, validator=optional(gt(0)))
+    usd: float | None = field(default=None, validator=optional(gt(0)))
 
 
 @frozen
@@ -317,6 +321,23 @@ def _converter(registry: PluginRegistry) -> cattrs.Converter:
 
         return structure_named
 
+    def structure_sequence(type_: Any) -> Any:
+        """Lists and tuples, refusing a lone string (which would become its characters)."""
+        origin = get_origin(type_)
+        base = (
+            homogenous_tuple_structure_factory(type_, conv)
+            if origin is tuple
+            else list_structure_factory(type_, conv)
+        )
+
+        def structure(value: Any, cl: Any) -> Any:
+            if not isinstance(value, (list, tuple)):
+                raise _Mismatch(f"expected a list, got {_describe(value)}")
+            return base(value, cl)
+
+        return structure
+
+    conv.register_structure_hook_factory(_is_list_or_tuple, structure_sequence)
     conv.register_structure_hook_factory(attrs.has, structure_with_default_names)
     conv.register_structure_hook_func(
         lambda t: isinstance(t, type) and issubclass(t, ComponentSpec), structure_spec
@@ -325,6 +346,14 @@ def _converter(registry: PluginRegistry) -> cattrs.Converter:
         lambda t: isinstance(t, type) and issubclass(t, ComponentSpec), unstructure_spec
     )
     return conv
+
+
+def _is_list_or_tuple(type_: Any) -> bool:
+    origin = get_origin(type_)
+    if origin is tuple:
+        args = get_args(type_)
+        return len(args) == 2 and args[1] is Ellipsis  # homogeneous: tuple[X, ...]
+    return origin in (list, Sequence, collections.abc.Sequence)
 
 
 def _known_keys(cls: type) -> list[str]:
@@ -358,7 +387,12 @@ def _problems(exc: BaseException, path: str = "$") -> list[tuple[str, str]]:
     elif isinstance(exc, _Mismatch):
         out.append((path, str(exc)))
     elif isinstance(exc, (ValueError, TypeError)):
-        out.append((path, f"invalid value: {exc}"))
+        # An attrs validator's message starts with the field's name: point at that field.
+        field_name = re.match(r"'(\w+)' (must|has to|is)", str(exc))
+        if field_name:
+            out.append((f"{path}.{field_name.group(1)}", str(exc).split(" ", 1)[1]))
+        else:
+            out.append((path, f"invalid value: {exc}"))
     else:
         raise exc
     return out

@@ -80,6 +80,10 @@ def test_config_show_json(gome):
         ),
         (["config", "show", "--preset", "nope"], "no preset named 'nope'"),
         (
+            ["run", "--preset", "aide-greedy", "--task", "penguins-mass", "--traces", "4"],
+            "--traces applies to Gome presets only",
+        ),
+        (
             ["config", "show", "--preset", "gome", "--set", "preset=aide-greedy"],
             "$.preset: 'aide-greedy' differs from the preset given ('gome')",
         ),

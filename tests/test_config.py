@@ -168,6 +168,16 @@ def test_a_table_of_fields_sets_the_default_component(registry):
         ("executor=docker", "$.executor", "no executor named 'docker'"),
         ("typo=1", "$.typo", "unknown key"),
         ("validators=[{greeting=1}]", "$.validators[0]", "missing 'name'"),
+        # A lone string is not a list of one (it would become its characters).
+        ("executor.hide_paths=/data", "$.executor.hide_paths", 'expected a list, got "/data"'),
+        ("validators=full-run", "$.validators", 'expected a list, got "full-run"'),
+        ("engine.final_seeds=7", "$.engine.final_seeds", "expected a list, got 7"),
+        # Ranges: an attrs validator's complaint points at its field.
+        ("budget.steps=0", "$.budget.steps", "must be > 0: 0"),
+        ("budget.hours=-1", "$.budget.hours", "must be > 0: -1.0"),
+        ("engine.workers=0", "$.engine.workers", "must be >= 1: 0"),
+        ("executor.threads=0", "$.executor.threads", "must be >= 1: 0"),
+        ("executor.timeout_s=0", "$.executor.timeout_s", "must be > 0: 0.0"),
     ],
 )
 def test_bad_values_name_their_path(registry, override, path, message):
@@ -292,3 +302,18 @@ def test_versions_name_gome_and_the_plugin_of_each_component(registry):
     assert versions.pop("gome") == __version__
     [(module, version)] = versions.items()
     assert module.startswith("tests.") and version == "unknown"
+
+
+@pytest.mark.parametrize(
+    ("preset", "override", "path", "message"),
+    [
+        ("gome", "optimizer.traces=0", "$.optimizer.traces", "must be >= 1: 0"),
+        ("gome", "optimizer.estimator.skill=1.5", "$.optimizer.estimator.skill", "must be <= 1.0"),
+    ],
+)
+def test_a_plugin_settings_range_is_checked_at_its_path(preset, override, path, message):
+    from gome_core.plugins import get_registry
+
+    with pytest.raises(ConfigError) as info:
+        resolve(preset=preset, overrides=[override], registry=get_registry())
+    assert [(p, m) for p, m in info.value.problems if p == path and message in m]

@@ -390,3 +390,10 @@ def test_paths_hidden_by_the_request_cannot_be_read(tmp_path):
         result = ex.run(ExecutionRequest(Candidate.from_code("h", code), hidden=(private,)))
     assert result.ok, result.stderr_tail
     assert "42" not in result.stdout_tail and "blocked" in result.stdout_tail
+
+
+def test_an_interpreter_that_does_not_exist_is_refused_up_front(tmp_path):
+    from gome_core.errors import UsageError
+
+    with pytest.raises(UsageError, match="executor.python = '/no/such/python': no such"):
+        LocalExecutor(LocalExecutorConfig(python="/no/such/python"))

@@ -26,13 +26,18 @@ def report(run_dir: Path, output: Path | None) -> None:
 
     Example: gome report runs/penguins-mass-gome-20260101-120000
     """
+    from gome_core.errors import UsageError
     from gome_core.report import render_report, write_report
 
     started = time.perf_counter()
     if output is not None and str(output) == "-":
         sys.stdout.write(render_report(run_dir))
         return
-    path = write_report(run_dir, output)
+    try:
+        path = write_report(run_dir, output)
+    except (FileExistsError, NotADirectoryError, IsADirectoryError, PermissionError) as exc:
+        where = exc.filename or output
+        raise UsageError(f"cannot write the report to {output}: {where}: {exc.strerror}.") from None
     size = path.stat().st_size
     click.echo(
         f"report: {path} ({size / 1024:.0f} KiB, {time.perf_counter() - started:.2f} s)"

@@ -209,7 +209,7 @@ def run(
         open_competition,
         private_paths,
     )
-    from gome_core.errors import UsageError
+    from gome_core.errors import ConfigError, UsageError
 
     sets = list(overrides)
     built = resolve_byod(byod, task=task, run_dir=run_dir, preset=preset or "gome")
@@ -233,9 +233,20 @@ def run(
         name, _, model = llm.partition(":")
         chosen = [f"llm={name}"] + ([f"llm.model={model!r}"] if model else [])
         sets = chosen + sets
-    resolved = resolve(
-        preset=preset, files=files, overrides=sets, fallback_preset=None if files else "gome"
-    )
+    try:
+        resolved = resolve(
+            preset=preset, files=files, overrides=sets, fallback_preset=None if files else "gome"
+        )
+    except ConfigError as exc:
+        if traces is not None and any(
+            path == "$.optimizer.traces" and "unknown key" in message
+            for path, message in exc.problems
+        ):
+            raise UsageError(
+                "--traces applies to Gome presets only: this optimizer has no traces. "
+                "To run several steps at once, use --set engine.workers=N."
+            ) from None
+        raise
     if resolved.config.task is None:
         raise UsageError("which competition? Pass --task ID (see `gome tasks list`).")
     store, competition = open_competition(

@@ -55,9 +55,15 @@ log = get_logger(__name__)
 class EngineSettings:
     """How the engine runs steps and makes its final choice."""
 
-    workers: int = 3  # steps in flight at most (the optimizer may allow fewer)
-    max_repairs: int = 2  # self-repair rounds after a cheap validation failure
-    final_top_k: int = 3  # candidates re-validated at the end (1: no re-validation)
+    workers: int = attrs.field(
+        default=3, validator=attrs.validators.ge(1)
+    )  # steps in flight at most (the optimizer may allow fewer)
+    max_repairs: int = attrs.field(
+        default=2, validator=attrs.validators.ge(0)
+    )  # self-repair rounds after a cheap validation failure
+    final_top_k: int = attrs.field(
+        default=3, validator=attrs.validators.ge(1)
+    )  # candidates re-validated at the end (1: no re-validation)
     final_seeds: tuple[int, ...] = (1, 2)  # fresh splits: offsets added to the run's seed
     #: Answer a candidate identical to an earlier one (files, environment, input) with the
     #: earlier run's result instead of running it again; off for programs that are not seeded.

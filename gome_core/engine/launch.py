@@ -145,6 +145,11 @@ def resume_engine(
     rundir = RunDirectory.open(path)
     info = rundir.info()
     resolved = resolve(files=[rundir.config_path], overrides=overrides, registry=get_registry())
+    if resolved.config.task not in (None, info["competition"]):
+        raise UsageError(
+            f"$.task: a resumed run stays on its competition ({info['competition']}); "
+            f"start a new run for {resolved.config.task}."
+        )
     sources = info.get("competition_source", {})
     store, competition = open_competition(
         info["competition"],

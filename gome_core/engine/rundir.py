@@ -79,7 +79,19 @@ class RunDirectory:
         return self.path / "config.toml"
 
     def info(self) -> dict[str, Any]:
-        return json.loads((self.path / "run.json").read_text())
+        path = self.path / "run.json"
+        try:
+            info = json.loads(path.read_text())
+        except FileNotFoundError:
+            raise UsageError(f"{path} is missing: the run cannot be resumed.") from None
+        except json.JSONDecodeError as exc:
+            raise UsageError(
+                f"{path} is not valid JSON (line {exc.lineno}, column {exc.colno}): "
+                f"the run cannot be resumed."
+            ) from None
+        if not isinstance(info, dict):
+            raise UsageError(f"{path} holds no run information: the run cannot be resumed.")
+        return info
 
     def journal(self) -> Journal:
         return Journal(self.journal_path)

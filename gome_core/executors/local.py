@@ -52,6 +52,7 @@ from typing import IO
 import attrs
 from attrs import field, frozen
 
+from gome_core.errors import UsageError
 from gome_core.executors.sandbox import (
     DROPPED_CAPABILITIES,
     Cgroup,
@@ -139,20 +140,24 @@ class LocalExecutorConfig:
     """Settings of the local executor (every field has a default)."""
 
     #: Hard time-out of one run, unless the request sets one.
-    timeout_s: float = 3600.0
+    timeout_s: float = field(default=3600.0, validator=attrs.validators.gt(0))
     #: Seconds between SIGTERM and SIGKILL when a run is ended.
-    kill_grace_s: float = 5.0
+    kill_grace_s: float = field(default=5.0, validator=attrs.validators.ge(0))
     #: Interpreter for candidates (a venv's or conda env's python); default: the one running gome.
     python: str | None = None
     #: Where workspaces are made; default: a new temporary folder.
     workspace_root: str | None = None
     #: Bytes of stdout and of stderr kept (the tail).
-    output_cap_bytes: int = 64 * 1024
+    output_cap_bytes: int = field(default=64 * 1024, validator=attrs.validators.gt(0))
     #: BLAS/OpenMP threads per candidate; default: its CPU share (the request's, else all CPUs).
-    threads: int | None = None
+    threads: int | None = field(
+        default=None, validator=attrs.validators.optional(attrs.validators.ge(1))
+    )
     #: Memory cap in MB unless the request sets one. Default: 90% of the machine's memory where a
     #: memory cgroup is available, else none.
-    memory_mb: int | None = None
+    memory_mb: int | None = field(
+        default=None, validator=attrs.validators.optional(attrs.validators.gt(0))
+    )
     #: Let candidates reach the network. When false, a network namespace cuts it where permitted.
     network: bool = False
     #: How ``input/`` is made: ``auto`` (read-only bind mount where a mount namespace is
@@ -313,6 +318,14 @@ class LocalExecutor(Executor):
     ) -> None:
         """``isolation`` restricts the features used (default: all that work here, probed)."""
         self.config = config or LocalExecutorConfig()
+        if self.config.python:
+            # Found now, not at the first step: every candidate would fail to start.
+            python = self._python()
+            if not (python and os.path.isfile(python) and os.access(python, os.X_OK)):
+                raise UsageError(
+                    f"executor.python = {self.config.python!r}: no such interpreter "
+                    f"(give the path of a python, e.g. a venv's bin/python, or a name on the PATH)."
+                )
         self._isolation = isolation
         self._id = uuid.uuid4().hex[:10]
         self._counter = itertools.count(1)

@@ -53,7 +53,7 @@ _DRAFT = Hypothesis("first working solution", component="workflow")
 class GomeConfig:
     """Settings of the Gome optimizer; the ablations switch off ``memory`` or use one trace."""
 
-    traces: int = 3
+    traces: int = attrs.field(default=3, validator=attrs.validators.ge(1))
     estimator: GradientEstimatorSpec = GradientEstimatorSpec("offline")  # type: ignore[valid-type]
     implementer: ImplementerSpec = ImplementerSpec("offline")  # type: ignore[valid-type]
     momentum: MomentumSpec = MomentumSpec("success-memory")  # type: ignore[valid-type]

@@ -268,6 +268,14 @@ def test_llm_calls_count_when_their_step_is_cut_off(
     with resumed:
         assert resumed.replay() == 0
         assert resumed.usage == outcome.usage
+    # A resumed run stays on its competition, and a broken run.json is said to be one.
+    from gome_core.errors import UsageError
+
+    with pytest.raises(UsageError, match="a resumed run stays on its competition"):
+        resume_engine(run_dir, overrides=["task='penguins-mass'"])
+    (run_dir / "run.json").write_text("{torn")
+    with pytest.raises(UsageError, match="run.json is not valid JSON"):
+        resume_engine(run_dir)
 
 
 def test_a_missing_key_stops_the_run_before_its_directory_is_written(

@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from gome_core import Candidate, ExecutionResult, Node, Proposal, ValidationReport
-from gome_core.cli import COMMANDS, cli
+from gome_core.cli import cli
 from gome_core.errors import UsageError
 from gome_core.journal import Journal
 from gome_core.report import load_run, render_report, write_report
@@ -202,11 +202,8 @@ def test_odd_ids_crossovers_and_missing_files_render(tmp_path):
 
 
 @pytest.fixture
-def gome_report(monkeypatch):
-    """The `gome report` command as the CLI registers it."""
-    monkeypatch.setitem(
-        COMMANDS, "report", ("gome_core.cli.report:report", "Write an HTML report of a run.")
-    )
+def gome_report():
+    """The `gome report` command, through the CLI as it registers it."""
 
     def invoke(*args: str):
         return CliRunner().invoke(cli, ["report", *args], catch_exceptions=False)
@@ -228,6 +225,13 @@ def test_the_command_writes_where_told_and_to_stdout(report_runs, tmp_path, gome
     assert result.exit_code == 0 and target.is_file()
     result = gome_report(str(report_runs["gome"]), "--output", "-")
     assert result.exit_code == 0 and result.output.startswith("<!DOCTYPE html>")
+
+
+def test_the_command_explains_an_output_path_it_cannot_write(report_runs, tmp_path):
+    (tmp_path / "a-file").write_text("")
+    target = tmp_path / "a-file" / "page.html"
+    result = CliRunner().invoke(cli, ["report", str(report_runs["gome"]), "-o", str(target)])
+    assert result.exit_code == 2 and f"cannot write the report to {target}" in result.output
 
 
 def test_the_command_explains_a_directory_that_is_no_run(tmp_path, gome_report):
