@@ -184,9 +184,10 @@ def test_cancel_also_ends_tasks_still_waiting_for_resources(ray_instance, tmp_pa
         ]
         threads[0].start()
         # A busy machine starts Ray workers slowly: wait for the first candidate to be running.
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 120
         while not any((tmp_path / "ws").rglob("started")) and time.monotonic() < deadline:
             time.sleep(0.1)
+        assert any((tmp_path / "ws").rglob("started")), "the first candidate never started"
         threads[1].start()
         time.sleep(1.0)  # the second now waits for the CPUs the first holds
         executor.cancel()
