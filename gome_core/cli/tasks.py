@@ -181,9 +181,10 @@ def prepare_tasks(
     from gome_core.competitions import CompetitionError, PrepareError
 
     if bool(competition_ids) == prepare_all:
+        which = "ids and --all were both given: choose one" if prepare_all else "which ones?"
         raise UsageError(
-            "name the competitions to prepare (`gome tasks prepare ID [ID ...]`) or pass --all, "
-            "not both; `gome tasks list` shows the ids."
+            f"{which} Name the competitions to prepare (`gome tasks prepare ID [ID ...]`) or "
+            f"pass --all; `gome tasks list` shows the ids."
         )
     store = _store(competitions_dirs, data_dir)
     targets = store.list() if prepare_all else [store.get(i) for i in competition_ids]

@@ -125,8 +125,8 @@ def test_prepare_all_reports_failures_and_continues(
 @pytest.mark.parametrize(
     ("command", "args", "error", "message"),
     [
-        (tasks, ["prepare"], UsageError, "or pass --all"),
-        (tasks, ["prepare", "toy-mae", "--all"], UsageError, "not both"),
+        (tasks, ["prepare"], UsageError, "which ones? Name the competitions"),
+        (tasks, ["prepare", "toy-mae", "--all"], UsageError, "both given: choose one"),
         (tasks, ["show", "toy"], CompetitionNotFoundError, "Did you mean 'toy-mae'"),
         (grade, ["x.csv"], UsageError, "--task ID"),
         (
