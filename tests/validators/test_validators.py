@@ -1,5 +1,6 @@
 import textwrap
 
+import attrs
 import gome_validators.plugin
 import pytest
 from gome_validators import (
@@ -12,6 +13,7 @@ from gome_validators import (
 
 from gome_core import Candidate, Metric, Node, RunContext, ValidationReport
 from gome_core.engine.launch import competition_ref
+from gome_core.executors import ExecutorWrapper
 from gome_core.executors.local import LocalExecutor, LocalExecutorConfig
 from gome_core.testing import PluginSuite
 from gome_core.types import CompetitionRef
@@ -101,6 +103,22 @@ def test_the_debug_run_has_a_short_time_out_and_sets_gome_debug(context):
     code = "import os, time\nif os.environ.get('GOME_DEBUG') == '1':\n    time.sleep(30)\n"
     report = DebugRunValidator(RunValidatorConfig(timeout_s=1)).validate(_node(code), context)
     assert not report.passed and "timed out" in report.reasons[0]
+
+
+def test_the_debug_run_defaults_to_a_short_time_out_and_the_full_run_to_the_executors(
+    context,
+):
+    asked = []
+
+    class Recording(ExecutorWrapper):
+        def run(self, request):
+            asked.append(request.limits.timeout_s)
+            return super().run(request)
+
+    recorded = attrs.evolve(context, executor=Recording(context.executor))
+    DebugRunValidator().validate(_node("print(1)"), recorded)
+    FullRunValidator().validate(_node("print(1)"), recorded)
+    assert asked == [120.0, None]  # None: the executor's own time-out (an hour by default)
 
 
 def _judge(score, metric, train=None, **config):
