@@ -80,6 +80,11 @@ class LLMBackend(abc.ABC):
     def close(self) -> None:  # noqa: B027 - optional hook, most backends hold nothing
         """Release connections; called once when the run ends."""
 
+    def interrupt(self) -> None:  # noqa: B027 - optional hook, most backends never wait
+        """Give up the waits in progress (a retry's backoff): the run is being interrupted.
+
+        Calls waiting now fail at once; later calls are not affected."""
+
 
 class Executor(abc.ABC):
     """Runs a candidate program in a sandbox and reports what happened.

@@ -369,6 +369,8 @@ class Engine:
             status, reason = "interrupted", _interrupted_by(stop)
             self._stop.set()
             self.executor.cancel()
+            if self.llm is not None:
+                self.llm.interrupt()  # steps waiting to retry a call give up now
             for future in list(in_flight):
                 future.cancel()
         finally:

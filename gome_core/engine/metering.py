@@ -88,3 +88,6 @@ class MeteredLLM(LLMBackend):
 
     def close(self) -> None:
         self.inner.close()
+
+    def interrupt(self) -> None:
+        self.inner.interrupt()

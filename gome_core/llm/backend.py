@@ -189,7 +189,9 @@ class ProviderBackend(LLMBackend):
         self.on_event: Callable[..., object] | None = None
         self._rejected: dict[str, set[str]] = {}
         self._lock = threading.Lock()
-        self._sleep: Callable[[float], None] = time.sleep
+        # Backoff waits end early when interrupt() bumps the generation they started in.
+        self._wake = threading.Condition()
+        self._generation = 0
         if self.sdk_client is not None:
             module_name, client_class = self.sdk_client
             self._sdk = importlib.import_module(module_name)
@@ -205,6 +207,23 @@ class ProviderBackend(LLMBackend):
         client = getattr(self, "_client", None)
         if client is not None:
             client.close()
+
+    def interrupt(self) -> None:
+        with self._wake:
+            self._generation += 1
+            self._wake.notify_all()
+
+    def _wait_to_retry(self, delay: float) -> bool:
+        """Wait ``delay`` seconds; False when interrupted first."""
+        end = time.monotonic() + delay
+        with self._wake:
+            generation = self._generation
+            while self._generation == generation:
+                left = end - time.monotonic()
+                if left <= 0:
+                    return True
+                self._wake.wait(left)
+        return False
 
     # -- for subclasses
 
@@ -425,7 +444,14 @@ class ProviderBackend(LLMBackend):
                 retry=retries,
                 wait_s=round(delay, 3),
             )
-            self._sleep(delay)
+            if not self._wait_to_retry(delay):
+                raise LLMUnavailableError(
+                    f"{self.provider}: interrupted while waiting to retry ({failure.kind})",
+                    kind=failure.kind,
+                    status=failure.status,
+                    attempts=retries,
+                    waited_s=waited,
+                )
             waited += delay
 
     def _reject(self, model: str, param: str, message: str) -> None:

@@ -217,6 +217,10 @@ class ReplayBackend(LLMBackend):
         if self.inner is not None:
             self.inner.close()
 
+    def interrupt(self) -> None:
+        if self.inner is not None:
+            self.inner.interrupt()
+
 
 def register_replay_backend(register: RegisterComponent) -> None:
     """Register the ``replay`` LLM backend (called from the core's ``register_llm_backends``)."""

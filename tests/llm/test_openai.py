@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import threading
+import time
 
 import attrs
 import gome_openai.plugin
@@ -11,7 +13,7 @@ import pytest
 from gome_openai import OpenAIBackend, OpenAIConfig
 
 from gome_core import UsageError
-from gome_core.llm import LLMSchemaError, MissingAPIKeyError
+from gome_core.llm import LLMSchemaError, LLMUnavailableError, MissingAPIKeyError
 from gome_core.testing import PluginSuite
 from gome_core.testing.llm_server import Fault, LLMServer, Reply
 from gome_core.testing.llm_suite import (
@@ -223,3 +225,29 @@ output = 1.10
     bad = "llm.reasoning_effort=extreme"
     with pytest.raises(UsageError, match="reasoning_effort must be one of"):
         resolve(files=[config], overrides=[bad], registry=registry)
+
+
+def test_interrupt_ends_a_wait_to_retry_at_once(server):
+    # A rate limit asking for a minute's wait; the run is interrupted meanwhile.
+    server.fail(429, "slow down", retry_after=60)
+    backend = _backend(server, max_total_wait_s=600)
+    outcome: list[BaseException] = []
+
+    def call() -> None:
+        try:
+            backend.complete(ask())
+        except LLMUnavailableError as exc:
+            outcome.append(exc)
+
+    caller = threading.Thread(target=call)
+    caller.start()
+    while not server.requests and caller.is_alive():
+        time.sleep(0.01)
+    time.sleep(0.2)  # now in its wait
+    backend.interrupt()
+    caller.join(timeout=30)  # a hang guard: the wait was a minute
+    assert not caller.is_alive() and len(server.requests) == 1
+    assert "interrupted while waiting to retry" in str(outcome[0])
+    # Later calls are not affected.
+    server.reply("after the interruption")
+    assert backend.complete(ask()).text == "after the interruption"
