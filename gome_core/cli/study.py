@@ -68,7 +68,7 @@ def study(
     """
     from gome_core.interrupts import sigterm_interrupts
     from gome_core.plugins import get_registry
-    from gome_core.study.run import plan_study, run_study
+    from gome_core.study.run import check_llm_keys, plan_study, run_study
     from gome_core.study.spec import load_spec
 
     registry = get_registry()
@@ -87,6 +87,7 @@ def study(
         err=True,
     )
     if plan.pending and not summarize:
+        check_llm_keys(plan, registry)
         click.echo(_estimate_line(plan, workers), err=True)
     if dry_run:
         for line in plan.describe():

@@ -16,6 +16,7 @@ cells from the rest. :func:`run_study` hands the rest to a cell runner and write
 
 from __future__ import annotations
 
+import json
 import shutil
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -26,6 +27,7 @@ import attrs
 from attrs import frozen
 from cattrs.errors import ClassValidationError
 
+from gome_core.config import resolve
 from gome_core.errors import ConfigError, GomeError, UsageError
 from gome_core.interfaces import CellRunner, LostCell
 from gome_core.logs import get_logger
@@ -237,6 +239,22 @@ def plan_study(
         )
     _check_competitions(spec, prepare=prepare)
     return StudyPlan(spec, out, tuple(cells), tuple(pending), finished)
+
+
+def check_llm_keys(plan: StudyPlan, registry: PluginRegistry | None = None) -> None:
+    """Build the LLM backend of each model the pending cells use, then close it: a missing key
+    stops the study before any cell runs, instead of failing every cell of that model."""
+    registry = registry or get_registry()
+    seen: set[str] = set()
+    for task in plan.pending:
+        llm = task.settings.get("llm")
+        key = json.dumps([task.preset, llm], sort_keys=True, default=str)
+        if llm is None or key in seen:
+            continue
+        seen.add(key)
+        resolved = resolve(preset=task.preset, settings=task.settings, registry=registry)
+        if resolved.config.llm is not None:
+            resolved.config.llm.create(registry).close()
 
 
 def create_cell_runner(

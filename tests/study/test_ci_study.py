@@ -71,6 +71,18 @@ def test_a_bad_spec_is_an_error_with_its_path(gome, tmp_path, wrong, message):
     assert message in result.stderr
 
 
+def test_a_missing_api_key_stops_the_study_before_any_cell_runs(gome, tmp_path):
+    spec = tmp_path / "llm.toml"
+    text = CI_SPEC.read_text().replace("skills = [0.25, 1.0]", 'llms = ["openai:gpt-5"]')
+    spec.write_text(text + '"llm.api_key_env" = "GOME_TEST_UNSET_KEY"\n')  # in [set]
+    for extra in (["--dry-run"], []):
+        result = gome("study", str(spec), "--out", str(tmp_path / "s"), *extra)
+        assert result.returncode == 2, result.stderr
+        assert "set the environment variable GOME_TEST_UNSET_KEY" in result.stderr
+        assert not (tmp_path / "s" / "cells").exists()
+        assert not (tmp_path / "s" / "cells").exists()
+
+
 @pytest.mark.slow
 def test_the_ci_study_runs_and_resumes(gome, tmp_path):
     out = tmp_path / "ci-small"
