@@ -22,6 +22,7 @@ name                     better      task types         the submission holds
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -203,8 +204,10 @@ def get_metric(name: str) -> MetricSpec:
             return spec
     if key in _ALIASES:
         return METRICS[_ALIASES[key]]
+    close = difflib.get_close_matches(name, list(METRICS), n=1)
+    hint = f" Did you mean {close[0]!r}?" if close else ""
     raise ByodError(
-        f"unknown metric {name!r}. Known metrics: "
+        f"unknown metric {name!r}.{hint} Known metrics: "
         + ", ".join(
             f"{s.name} ({'lower' if s.lower_is_better else 'higher'} is better; "
             f"{'/'.join(s.task_types)})"

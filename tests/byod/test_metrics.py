@@ -27,6 +27,8 @@ def test_aliases(alias, name):
 def test_unknown_metric_lists_the_registry():
     with pytest.raises(ByodError, match="multi-class-log-loss .lower is better"):
         get_metric("kappa")
+    with pytest.raises(ByodError, match="unknown metric 'accuracyy'. Did you mean 'accuracy'?"):
+        get_metric("accuracyy")
 
 
 def frames(truth, pred, column="y"):
