@@ -83,6 +83,7 @@ def test_config_show_json(gome):
             ["run", "--preset", "aide-greedy", "--task", "penguins-mass", "--traces", "4"],
             "--traces applies to Gome presets only",
         ),
+        (["run", "--task", "penguins-mass", "--llm", "openai:"], "--llm openai: names no model"),
         (
             ["config", "show", "--preset", "gome", "--set", "preset=aide-greedy"],
             "$.preset: 'aide-greedy' differs from the preset given ('gome')",

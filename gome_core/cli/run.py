@@ -230,7 +230,12 @@ def run(
         sets.append(f"engine.workers={traces}")
     if llm is not None:
         # Before the --set options, which refine the backend (llm.base_url=...).
-        name, _, model = llm.partition(":")
+        name, colon, model = llm.partition(":")
+        if colon and not model:
+            raise UsageError(
+                f"--llm {llm} names no model: give one (--llm {name}:MODEL), or write "
+                f"--llm {name} for the backend's default model."
+            )
         chosen = [f"llm={name}"] + ([f"llm.model={model!r}"] if model else [])
         sets = chosen + sets
     try:
