@@ -60,9 +60,12 @@ def align_submission(
             f"{', '.join(map(str, submission.columns)) or 'none'}."
         )
     if len(submission) != len(answers):
+        repeated = submission[id_column][submission[id_column].duplicated()]
+        shown = _examples(sorted(set(repeated.tolist()), key=str))
+        why = f" It repeats {len(repeated)} id(s): {shown}." if len(repeated) else ""
         raise InvalidSubmissionError(
             f"the submission has {len(submission)} rows; expected {len(answers)}, one per row of "
-            f"test.csv."
+            f"test.csv.{why}"
         )
     ids = submission[id_column]
     if ids.isna().any():

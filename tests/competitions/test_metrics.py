@@ -35,7 +35,11 @@ INVALID = [
     ("missing target column", sub(p=[0.5] * 4), "lacks the column"),
     ("missing id column", pd.DataFrame({"y": [0.5] * 4}), "lacks the column"),
     ("too few rows", sub(y=[0.5] * 4).iloc[:3], "has 3 rows; expected 4"),
-    ("too many rows", pd.concat([sub(y=[0.5] * 4), sub(y=[0.5] * 4).iloc[:1]]), "has 5 rows"),
+    (
+        "too many rows, one id repeated",
+        pd.concat([sub(y=[0.5] * 4), sub(y=[0.5] * 4).iloc[:1]]),
+        "has 5 rows; expected 4, one per row of test.csv. It repeats 1 id\\(s\\): 10",
+    ),
     ("duplicate ids", pd.DataFrame({"id": [10, 10, 12, 13], "y": [0.5] * 4}), "repeats 1 id"),
     ("unknown ids", pd.DataFrame({"id": [10, 11, 12, 99], "y": [0.5] * 4}), "unknown id"),
     ("string ids", pd.DataFrame({"id": ["a", "b", "c", "d"], "y": [0.5] * 4}), "integer ids"),
