@@ -55,15 +55,12 @@ log = get_logger(__name__)
 class EngineSettings:
     """How the engine runs steps and makes its final choice."""
 
-    workers: int = attrs.field(
-        default=3, validator=attrs.validators.ge(1)
-    )  # steps in flight at most (the optimizer may allow fewer)
-    max_repairs: int = attrs.field(
-        default=2, validator=attrs.validators.ge(0)
-    )  # self-repair rounds after a cheap validation failure
-    final_top_k: int = attrs.field(
-        default=3, validator=attrs.validators.ge(1)
-    )  # candidates re-validated at the end (1: no re-validation)
+    #: Steps in flight at most (the optimizer may allow fewer).
+    workers: int = attrs.field(default=3, validator=attrs.validators.ge(1))
+    #: Self-repair rounds after a cheap validation failure.
+    max_repairs: int = attrs.field(default=2, validator=attrs.validators.ge(0))
+    #: Candidates re-validated at the end (1: no re-validation).
+    final_top_k: int = attrs.field(default=3, validator=attrs.validators.ge(1))
     final_seeds: tuple[int, ...] = (1, 2)  # fresh splits: offsets added to the run's seed
     #: Answer a candidate identical to an earlier one (files, environment, input) with the
     #: earlier run's result instead of running it again; off for programs that are not seeded.

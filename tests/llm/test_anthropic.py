@@ -58,7 +58,9 @@ def test_structured_output_is_a_forced_tool_call(server):
     assert "thinking" not in body
 
 
-def test_the_system_prompt_is_cached_and_cache_tokens_are_priced(server):
+# A 5-minute cache write costs 1.25 times the input price, a 1-hour one twice.
+@pytest.mark.parametrize(("ttl", "write_rate"), [("5m", 3.75), ("1h", 6.00)])
+def test_the_system_prompt_is_cached_and_cache_tokens_are_priced(server, ttl, write_rate):
     server.reply(
         "ok",
         model="claude-sonnet-4-6",
@@ -67,36 +69,18 @@ def test_the_system_prompt_is_cached_and_cache_tokens_are_priced(server):
         cache_write_tokens=1_500,
         output_tokens=100,
     )
-    response = _backend(server, model="claude-sonnet-4-6").complete(
+    response = _backend(server, model="claude-sonnet-4-6", cache_ttl=ttl).complete(
         ask(system="A long, stable task description.")
     )
     [block] = server.requests[0].body["system"]
-    assert block["cache_control"] == {"type": "ephemeral", "ttl": "5m"}
+    assert block["cache_control"] == {"type": "ephemeral", "ttl": ttl}
     usage = response.usage
     assert usage.input_tokens == 10_000 and usage.cached_tokens == 8_000
-    expected = (500 * 3.00 + 8_000 * 0.30 + 1_500 * 3.75 + 100 * 15.00) / 1e6
+    expected = (500 * 3.00 + 8_000 * 0.30 + 1_500 * write_rate + 100 * 15.00) / 1e6
     assert usage.usd == pytest.approx(expected)
-    assert PriceTable().cost("claude-sonnet-4-6", TokenCounts(10_000, 100, 8_000, 1_500)) == (
-        pytest.approx(expected)
-    )
-
-
-def test_one_hour_cache_writes_are_priced_at_their_own_rate(server):
-    server.reply(
-        "ok",
-        model="claude-sonnet-4-6",
-        input_tokens=10_000,
-        cached_tokens=8_000,
-        cache_write_tokens=1_500,
-        output_tokens=100,
-    )
-    backend = _backend(server, model="claude-sonnet-4-6", cache_ttl="1h")
-    response = backend.complete(ask(system="A long, stable task description."))
-    [block] = server.requests[0].body["system"]
-    assert block["cache_control"] == {"type": "ephemeral", "ttl": "1h"}
-    # A 1-hour cache write costs twice the input price (a 5-minute one 1.25 times).
-    expected = (500 * 3.00 + 8_000 * 0.30 + 1_500 * 6.00 + 100 * 15.00) / 1e6
-    assert response.usage.usd == pytest.approx(expected)
+    long = 1_500 if ttl == "1h" else 0
+    tokens = TokenCounts(10_000, 100, 8_000, 1_500, cache_write_long=long)
+    assert PriceTable().cost("claude-sonnet-4-6", tokens) == pytest.approx(expected)
 
 
 def test_caching_can_be_switched_off(server):

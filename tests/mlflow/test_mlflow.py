@@ -106,6 +106,11 @@ def _only_run(client, experiment="toys"):
     return runs[0]
 
 
+def _medal(graded):
+    """The medal a grading report names: gold, silver, bronze or none."""
+    return next((m for m in ("gold", "silver", "bronze") if graded[f"{m}_medal"]), "none")
+
+
 def _artifacts(client, run_id, path=None):
     out = []
     for item in client.list_artifacts(run_id, path):
@@ -132,8 +137,7 @@ def test_a_run_is_logged_with_params_metrics_artefacts_and_grading(
     assert tags["gome.run_id"] == info["run_id"] and tags["gome.version"] == info["gome_version"]
     assert tags["gome.status"] == "budget" and tags["gome.final_node"] == outcome.final.id
     graded = json.loads((tmp_path / "run" / "grading.json").read_text())
-    medal = next((m for m in ("gold", "silver", "bronze") if graded[f"{m}_medal"]), "none")
-    assert tags["gome.medal"] == medal
+    assert tags["gome.medal"] == _medal(graded)
     assert params["preset"] == "toy" and params["competition"] == "toy-mae"
     assert params["optimizer"] == "gome" and params["optimizer.traces"] == "2"
     assert params["seed"] == "0" and params["budget.steps"] == "6"
@@ -319,6 +323,5 @@ grade_run(store, competition, outcome, root / "run")
     run = _only_run(client)
     graded = json.loads((tmp_path / "run" / "grading.json").read_text())
     assert run.data.metrics["test_score"] == pytest.approx(graded["score"])
-    medal = next((m for m in ("gold", "silver", "bronze") if graded[f"{m}_medal"]), "none")
-    assert run.data.tags["gome.medal"] == medal
+    assert run.data.tags["gome.medal"] == _medal(graded)
     assert "grading.json" in _artifacts(client, run.info.run_id)
