@@ -45,6 +45,25 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "xdist_group(name): run on the same xdist worker")
 
 
+#: Set (to anything but "0") where every optional part is installed, as in CI: a test that would
+#: skip for a missing part (Ray, MLflow, Chromium, pyarrow, a namespace) fails instead, so a
+#: broken install cannot pass as a green suite. GPU tests still skip where there is no GPU.
+STRICT_SKIPS = "GOME_TESTS_NO_SKIPS"
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):
+    report = yield
+    strict = os.environ.get(STRICT_SKIPS, "0") not in ("", "0")
+    if strict and report.skipped and not hasattr(report, "wasxfail"):
+        if item.get_closest_marker("gpu") is None:
+            reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else report.longrepr
+            reason = str(reason).removeprefix("Skipped: ")
+            report.outcome = "failed"
+            report.longrepr = f"skipped, but {STRICT_SKIPS} forbids skips: {reason}"
+    return report
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         shared = [group for name, group in _SHARED_FIXTURES.items() if name in item.fixturenames]
