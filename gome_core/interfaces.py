@@ -81,7 +81,8 @@ class LLMBackend(abc.ABC):
         """Release connections; called once when the run ends."""
 
     def interrupt(self) -> None:  # noqa: B027 - optional hook, most backends never wait
-        """Give up the waits in progress (a retry's backoff): the run is being interrupted.
+        """Give up the waits in progress (for an answer, or a retry's backoff): the run is being
+        interrupted.
 
         Calls waiting now fail at once; later calls are not affected."""
 

@@ -12,11 +12,13 @@ class, runs repair rounds (the validation problems shown to the model) up to ``r
 retries rate limits, server errors and time-outs with backoff that honours ``Retry-After`` (up
 to ``max_retries`` and ``max_total_wait_s``), drops request parameters a model rejects (and
 remembers that per model), and fills usage, cost, latency and the exact model id.
+:meth:`ProviderBackend.interrupt` ends the waits in progress, for an answer or for a retry.
 """
 
 from __future__ import annotations
 
 import abc
+import contextvars
 import importlib
 import json
 import threading
@@ -58,6 +60,10 @@ __all__ = [
 ]
 
 log = get_logger(__name__)
+
+
+class _Interrupted(Exception):
+    """:meth:`ProviderBackend.interrupt` was called while a request waited for its answer."""
 
 
 def one_of(*options: object) -> Callable[[Any, Any, Any], None]:
@@ -224,6 +230,38 @@ class ProviderBackend(LLMBackend):
                     return True
                 self._wake.wait(left)
         return False
+
+    def _send_interruptibly(self, call: ProviderCall) -> ProviderReply:
+        """:meth:`_send` in a helper thread, so that :meth:`interrupt` need not wait for an
+        answer (up to ``timeout_s``): the request is then abandoned, its answer dropped when it
+        comes (the provider may still bill it). Raises ``_Interrupted``."""
+        outcome: list[tuple[bool, Any]] = []
+
+        def send() -> None:
+            try:
+                result: tuple[bool, Any] = (True, self._send(call))
+            except BaseException as exc:  # handed to the caller's thread, raised there
+                result = (False, exc)
+            with self._wake:
+                outcome.append(result)
+                self._wake.notify_all()
+
+        with self._wake:
+            generation = self._generation
+        # The copied context keeps what the caller bound to its log lines.
+        context = contextvars.copy_context()
+        threading.Thread(
+            target=context.run, args=(send,), name=f"{self.provider}-request", daemon=True
+        ).start()
+        with self._wake:
+            while not outcome and self._generation == generation:
+                self._wake.wait()
+            if not outcome:
+                raise _Interrupted
+        ok, value = outcome[0]
+        if ok:
+            return value
+        raise value
 
     # -- for subclasses
 
@@ -398,7 +436,14 @@ class ProviderBackend(LLMBackend):
             options = {k: v for k, v in wanted.items() if k not in rejected}
             attempt = attrs.evolve(call, options=options)
             try:
-                reply = self._send(attempt)
+                reply = self._send_interruptibly(attempt)
+            except _Interrupted:
+                raise LLMUnavailableError(
+                    f"{self.provider}: interrupted while waiting for the answer",
+                    kind="interrupted",
+                    attempts=retries + 1,
+                    waited_s=waited,
+                ) from None
             except Exception as exc:
                 failure = self._classify(exc)
                 if failure is None:

@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -119,3 +124,34 @@ def test_a_recorded_run_replays_offline_to_the_same_decisions(
     first, second = _decisions(recorded), _decisions(replayed)
     assert len(first) == 2 and all(error is None for *_, error in first)
     assert second == first
+
+
+@pytest.mark.slow
+def test_a_stopped_run_does_not_wait_for_an_answer_in_flight(scripted_server, tmp_path):
+    # The first request's answer would take ten minutes; the run is stopped while it waits.
+    scripted_server.slow(600)
+    run_dir = tmp_path / "run"
+    out_file = tmp_path / "stdout.txt"
+    with out_file.open("w") as out_log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "gome_core.cli", "run", "--preset", "quickstart"]
+            + ["--task", "penguins-mass", "--llm", "openai:scripted-model", "--steps", "4"]
+            + ["--run-dir", str(run_dir), "--set", f"llm.base_url={scripted_server.openai_url!r}"]
+            + ["--set", "llm.timeout_s=900", "--set", "optimizer.traces=1"]
+            + ["--set", "engine.workers=1"],
+            stdout=out_log,
+            stderr=subprocess.DEVNULL,
+            env={**os.environ, "OPENAI_API_KEY": SECRET},
+        )
+    deadline = time.monotonic() + 120
+    while not scripted_server.requests and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert scripted_server.requests, "no request reached the server"
+    time.sleep(0.5)
+    proc.send_signal(signal.SIGTERM)
+    proc.wait(timeout=60)  # a hang guard: the answer was ten minutes away
+    assert len(scripted_server.requests) == 1 and scripted_server.pending == 0
+    assert "run interrupted" in out_file.read_text()
+    events = _journal(run_dir)
+    assert events[-1]["type"] == "run_paused"
+    assert events[-1]["reason"] == "stopped by signal SIGTERM"

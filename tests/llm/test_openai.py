@@ -251,3 +251,29 @@ def test_interrupt_ends_a_wait_to_retry_at_once(server):
     # Later calls are not affected.
     server.reply("after the interruption")
     assert backend.complete(ask()).text == "after the interruption"
+
+
+def test_interrupt_gives_up_a_request_in_flight_at_once(server):
+    # The answer would take a minute; the run is interrupted while the request waits for it.
+    server.slow(60, then=Reply(text="too late"))
+    backend = _backend(server, timeout_s=120)
+    outcome: list[BaseException] = []
+
+    def call() -> None:
+        try:
+            backend.complete(ask())
+        except LLMUnavailableError as exc:
+            outcome.append(exc)
+
+    caller = threading.Thread(target=call)
+    caller.start()
+    while not server.requests and caller.is_alive():
+        time.sleep(0.01)
+    backend.interrupt()
+    caller.join(timeout=30)  # a hang guard: the answer was a minute away
+    assert not caller.is_alive() and len(server.requests) == 1
+    assert outcome[0].kind == "interrupted"
+    assert "interrupted while waiting for the answer" in str(outcome[0])
+    # Later calls are not affected.
+    server.reply("after the interruption")
+    assert backend.complete(ask()).text == "after the interruption"
