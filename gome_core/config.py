@@ -63,10 +63,16 @@ class ComponentSpec:
     kind: ClassVar[str] = ""
     name: str
     config: Any = None
+    #: The registry that structured this spec (:func:`resolve` binds it, defaults included):
+    #: a component that builds its own parts (an optimizer's estimator or implementer) finds
+    #: them where its configuration was checked, not only in the process-wide registry.
+    registry: PluginRegistry | None = attrs.field(default=None, eq=False, repr=False, kw_only=True)
 
     def create(self, registry: PluginRegistry | None = None) -> Any:
-        """Build the component through the registry that structured this spec."""
-        return (registry or get_registry()).get(self.kind, self.name).create(self.config)
+        """Build the component through ``registry``, else the registry that structured this
+        spec, else the process-wide one."""
+        registry = registry or self.registry or get_registry()
+        return registry.get(self.kind, self.name).create(self.config)
 
 
 def _spec_class(kind: str) -> type[ComponentSpec]:
@@ -184,6 +190,28 @@ class ResolvedConfig:
             f"# {path[2:]} = {name!r}: {provider}\n" for path, name, provider in self.components()
         )
         return header + tomli_w.dumps(self.to_dict())
+
+
+def _bind_registry(value: Any, registry: PluginRegistry) -> Any:
+    """``value`` with every component spec in it bound to ``registry``: copies where something
+    changed (a spec left to its class's default is shared, and must not be changed in place)."""
+    if isinstance(value, (list, tuple)):
+        items = [_bind_registry(item, registry) for item in value]
+        changed = any(new is not old for new, old in zip(items, value, strict=True))
+        return type(value)(items) if changed else value
+    if not attrs.has(type(value)):
+        return value
+    changes = {}
+    for a in attrs.fields(type(value)):
+        if not a.init or a.name == "registry":
+            continue
+        old = getattr(value, a.name)
+        new = _bind_registry(old, registry)
+        if new is not old:
+            changes[a.alias or a.name] = new
+    if isinstance(value, ComponentSpec) and value.registry is not registry:
+        changes["registry"] = registry
+    return attrs.evolve(value, **changes) if changes else value
 
 
 def _walk_specs(value: Any, path: str) -> Iterable[tuple[str, ComponentSpec]]:
@@ -537,4 +565,4 @@ def resolve(
         config = _converter(registry).structure(raw, RunConfig)
     except (ClassValidationError, IterableValidationError) as exc:
         raise ConfigError(_problems(exc)) from None
-    return ResolvedConfig(config, raw, registry, tuple(sources))
+    return ResolvedConfig(_bind_registry(config, registry), raw, registry, tuple(sources))

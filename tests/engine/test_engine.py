@@ -56,6 +56,28 @@ def test_a_run_improves_and_leaves_a_complete_run_directory(
     assert json.loads((run_dir / "grading.json").read_text())["competition_id"] == "toy-mae"
 
 
+@pytest.mark.parametrize("preset", ["toy", "aide-greedy"])
+def test_a_run_resolved_against_its_own_registry_builds_every_part_from_it(
+    gome_registry_factory, toy_competition, tmp_path, preset
+):
+    # The toy parts are in this registry only, not in the process-wide one: the optimizer's own
+    # parts (Gome's estimator and implementer, tree search's implementer and ideas) must come
+    # from where the configuration was checked.
+    from tests.engine import toy_plugin
+
+    registry = gome_registry_factory(toy=toy_plugin, entry_points=True)
+    _, competition = toy_competition
+    overrides = ["budget.steps=3"]
+    if preset == "aide-greedy":
+        overrides += ["optimizer.implementer=toy", "optimizer.ideas=toy", "executor.timeout_s=30"]
+    resolved = resolve(preset=preset, overrides=overrides, registry=registry)
+    with build_engine(resolved, competition_ref(competition), run_dir=tmp_path / "r") as engine:
+        outcome = engine.run()
+    assert outcome.steps == 3 and outcome.final is not None
+    finished = [e for e in _events(tmp_path / "r") if e["type"] == "step_finished"]
+    assert all("a.json" in e["node"]["candidate"]["files"] for e in finished)  # the toy's files
+
+
 def test_the_run_seed_reaches_every_candidate_and_shifts_the_fresh_splits(
     toy_registry, toy_competition, tmp_path
 ):
