@@ -12,8 +12,10 @@ with an instance of ``config`` (an attrs class whose fields are the component's 
 from the user's configuration), or with no argument when ``config`` is ``None``. A class is a fine
 factory. Names are unique per kind across all plugins: two plugins registering one name is an error.
 
-**Run hooks** observe a run; they must not change it and should return quickly (they run on the
-engine's thread). An exception in an observer is logged and does not stop the run.
+**Run hooks** observe a run; they must not change it and should return quickly: they hold up the
+step that emitted the event. ``journal_event`` is called one event at a time, in journal order,
+from the thread that emitted the event (a step's worker thread for that step's events). An
+exception in an observer is logged and does not stop the run.
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ import statistics
 import threading
 import time
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,7 @@ from attrs import define, frozen
 from gome_core.contract import ENSEMBLE_ROW, ENV_SEED, SCORES, ContractError, read_scores
 from gome_core.engine.metering import MeteredLLM, StepUsage
 from gome_core.engine.rundir import RunDirectory
+from gome_core.errors import UsageError
 from gome_core.executors.reuse import ReusingExecutor
 from gome_core.executors.wrapper import ExecutorWrapper
 from gome_core.interfaces import Executor, LLMBackend, Optimizer, RunContext, Validator
@@ -127,7 +128,7 @@ class Engine:
         self.on_event = on_event
         self.metric = competition.metric
         self._journal = run_dir.journal()
-        self._emit_lock = threading.Lock()
+        self._emit_lock = threading.RLock()
         self._usage_lock = threading.Lock()
         self.llm = (
             MeteredLLM(llm, on_call=self._on_llm_call, on_event=self._on_llm_event)
@@ -155,18 +156,20 @@ class Engine:
     # ------------------------------------------------------------------ events
 
     def _emit(self, type: str, **data: Any) -> dict[str, Any]:
+        # Observers see events one at a time and in journal order, whichever step's thread
+        # emits them. Reentrant: an observer may emit an event of its own.
         with self._emit_lock:
             event = self._journal.append(type, **data)
-        if self.hooks is not None:
-            try:
-                self.hooks.journal_event(run=self.info, event=event)
-            except Exception:  # an observer must not stop the run
-                log.exception("journal_event hook failed", event_type=type)
-        if self.on_event is not None:
-            try:
-                self.on_event(event)
-            except Exception:
-                log.exception("progress callback failed", event_type=type)
+            if self.hooks is not None:
+                try:
+                    self.hooks.journal_event(run=self.info, event=event)
+                except Exception:  # an observer must not stop the run
+                    log.exception("journal_event hook failed", event_type=type)
+            if self.on_event is not None:
+                try:
+                    self.on_event(event)
+                except Exception:
+                    log.exception("progress callback failed", event_type=type)
         return event
 
     def _on_llm_call(
@@ -246,10 +249,12 @@ class Engine:
                     report = validator.validate(node, self.context)
                 except Exception as exc:
                     report = ValidationReport.fail(
-                        type(validator).__name__,
-                        f"validator crashed: {_describe(exc)}",
-                        level=validator.level,
+                        type(validator).__name__, f"validator crashed: {_describe(exc)}"
                     )
+                # The chain position is the validator's: whether a failure may be repaired
+                # must not depend on the report repeating it.
+                if report.level != validator.level:
+                    report = attrs.evolve(report, level=validator.level)
                 node = attrs.evolve(
                     node,
                     reports=(*node.reports, report),
@@ -312,8 +317,21 @@ class Engine:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    def run(self, *, resumed: bool = False) -> RunOutcome:
-        """Run until the budget is spent or the optimizer is done; then choose the final node."""
+    def run(self, *, resumed: bool | None = None) -> RunOutcome:
+        """Run until the budget is spent or the optimizer is done; then choose the final node.
+
+        A run directory whose journal already holds a run is continued (its steps replayed
+        into the optimizer, as ``gome resume`` does); ``resumed=False`` there is an error,
+        since starting over would overwrite the saved steps. ``None``: whichever applies.
+        """
+        started_before = self._journal.seq > 0
+        if resumed is None:
+            resumed = started_before
+        elif started_before and not resumed:
+            raise UsageError(
+                f"{self.run_dir.path} already holds a run: continue it (run(resumed=True), or "
+                "`gome resume`) or give the new run a directory of its own"
+            )
         self.optimizer.start(self.context)
         if resumed:
             replayed = self.replay()
@@ -329,6 +347,7 @@ class Engine:
             )
         self._call_hook("run_started")
         status, reason = "completed", ""
+        crash: Exception | None = None
         pool = futures.ThreadPoolExecutor(self.settings.workers, thread_name_prefix="gome-step")
         in_flight: dict[futures.Future[Node], Proposal] = {}
         try:
@@ -364,17 +383,16 @@ class Engine:
                     self._finish(in_flight.pop(future), future.result())
         except KeyboardInterrupt as stop:
             status, reason = "interrupted", _interrupted_by(stop)
-            self._stop.set()
-            self.executor.cancel()
-            if self.llm is not None:
-                self.llm.interrupt()  # steps waiting to retry a call give up now
-            for future in list(in_flight):
-                future.cancel()
+            self._stop_steps(in_flight)
+        except Exception as exc:  # a component's bug: the run ends on the record, then it is raised
+            status, reason = "failed", f"{type(exc).__name__}: {exc}"
+            crash = exc
+            self._stop_steps(in_flight)
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
 
         final = None
-        if status != "interrupted":
+        if status != "interrupted" and crash is None:
             try:
                 final = self._final_choice()
             except KeyboardInterrupt as stop:  # steps saved; a resume chooses again
@@ -395,6 +413,8 @@ class Engine:
             )
         self._call_hook("run_finished", status=status)
         self._journal.close()
+        if crash is not None:
+            raise crash
         best = self.optimizer.best(1)
         submission = self.run_dir.path / "submission.csv"
         return RunOutcome(
@@ -407,6 +427,15 @@ class Engine:
             elapsed_s=self.clock.elapsed(),
             reason=reason,
         )
+
+    def _stop_steps(self, in_flight: Mapping[futures.Future[Node], Proposal]) -> None:
+        """End the steps in flight: their candidates, their LLM waits, the ones not started."""
+        self._stop.set()
+        self.executor.cancel()
+        if self.llm is not None:
+            self.llm.interrupt()  # steps waiting on an LLM call give up now
+        for future in list(in_flight):
+            future.cancel()
 
     def _finish(self, proposal: Proposal, node: Node) -> None:
         if self._stop.is_set():
