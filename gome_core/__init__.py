@@ -20,6 +20,9 @@ __version__ = "0.1.0"
 #: Loaded on first access: name -> (module, attribute).
 _LAZY: dict[str, tuple[str, str]] = {
     "hookimpl": ("gome_core.hookspecs", "hookimpl"),
+    # The types of the ``register`` argument of the registration hooks (docs/plugins.md).
+    "RegisterComponent": ("gome_core.hookspecs", "RegisterComponent"),
+    "RegisterPreset": ("gome_core.hookspecs", "RegisterPreset"),
     "get_registry": ("gome_core.plugins", "get_registry"),
     "load_plugins": ("gome_core.plugins", "load_plugins"),
     "PluginRegistry": ("gome_core.plugins", "PluginRegistry"),
@@ -47,5 +50,5 @@ def __dir__() -> list[str]:
 if TYPE_CHECKING:  # pragma: no cover - the lazy names, for type checkers and IDEs
     from gome_core.config import ResolvedConfig, RunConfig
     from gome_core.config import resolve as resolve_config
-    from gome_core.hookspecs import hookimpl
+    from gome_core.hookspecs import RegisterComponent, RegisterPreset, hookimpl
     from gome_core.plugins import PluginRegistry, get_registry, load_plugins

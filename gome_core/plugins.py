@@ -3,12 +3,15 @@
 :func:`load_plugins` builds a :class:`PluginRegistry`: the core's own plugins first, then every
 entry point of the ``gome`` group (filtered by ``GOME_LOAD_PLUGINS`` / ``GOME_DISABLE_PLUGINS``),
 then each registration hook is called once per plugin so that every component is known with the
-plugin, distribution and version that provides it. :func:`get_registry` caches the result for the
-process.
+plugin, distribution and version that provides it. A plugin that fails to import, implements a hook
+that does not exist or fails while registering stops the loading with a
+:class:`~gome_core.errors.PluginLoadError` naming it. :func:`get_registry` caches the result for
+the process.
 """
 
 from __future__ import annotations
 
+import difflib
 import importlib
 import importlib.metadata
 import os
@@ -163,6 +166,11 @@ class PluginRegistry:
             out["preset"] = presets
         return out
 
+    def hooks(self, plugin: PluginInfo) -> list[str]:
+        """Names of the hooks that ``plugin`` implements, sorted."""
+        loaded = self.manager.get_plugin(plugin.name)
+        return sorted(caller.name for caller in self.manager.get_hookcallers(loaded) or [])
+
 
 # --------------------------------------------------------------------------- loading
 
@@ -213,6 +221,7 @@ def load_plugins(
             )
         try:
             manager.register(plugin, name=name)
+            _check_hooks_are_known(manager, plugin)
         except pluggy.PluginValidationError as exc:
             raise PluginLoadError(name, info.distribution, info.version, exc) from exc
         infos[name] = info
@@ -249,6 +258,30 @@ def load_plugins(
 
     _collect(registry, infos)
     return registry
+
+
+def _check_hooks_are_known(manager: pluggy.PluginManager, plugin: object) -> None:
+    """Refuse hook implementations that match no hook: pluggy accepts them, and a misspelt
+    ``register_validator`` would then never be called, leaving its components unregistered."""
+    known = sorted(name for name, spec in vars(hookspecs).items() if hasattr(spec, "gome_spec"))
+    unknown, all_close = [], True
+    for caller in manager.get_hookcallers(plugin) or []:
+        impls = [impl for impl in caller.get_hookimpls() if impl.plugin is plugin]
+        # ``optionalhook=True`` marks a hook this gome may lack (one that only a newer gome has).
+        if caller.has_spec() or all(impl.optionalhook for impl in impls):
+            continue
+        close = difflib.get_close_matches(caller.name, known, n=1)
+        unknown.append(f"{caller.name!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+        all_close = all_close and bool(close)
+    if not unknown:
+        return
+    problem = f"unknown hook{'s' if len(unknown) > 1 else ''} {', '.join(sorted(unknown))}"
+    if not all_close:
+        problem += (
+            f" (the hooks are {', '.join(known)}; mark a hook that only a newer gome has with "
+            "@gome_core.hookimpl(optionalhook=True))"
+        )
+    raise pluggy.PluginValidationError(plugin, problem)
 
 
 def _collect(registry: PluginRegistry, infos: Mapping[str, PluginInfo]) -> None:

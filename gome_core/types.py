@@ -424,6 +424,8 @@ class ValidationReport:
     """One validator's verdict on one executed candidate.
 
     ``score`` is the validation score the validator read (from the score file, never from prose).
+    ``level`` is set by the engine to the validator's own ``level``; a report need not repeat it.
+    ``details`` holds what the validator measured, for people and the journal (JSON-ready values).
     """
 
     validator: str
@@ -436,12 +438,45 @@ class ValidationReport:
     result: ExecutionResult | None = None
 
     @classmethod
-    def ok(cls, validator: str, *, score: float | None = None, level: int = 0) -> ValidationReport:
-        return cls(validator=validator, passed=True, score=score, level=level)
+    def ok(
+        cls,
+        validator: str,
+        *,
+        score: float | None = None,
+        level: int = 0,
+        result: ExecutionResult | None = None,
+        details: Mapping[str, Any] | None = None,
+    ) -> ValidationReport:
+        """A pass. Give ``result`` when the validator ran the candidate itself: the engine
+        keeps it as the node's result."""
+        return cls(
+            validator=validator,
+            passed=True,
+            score=score,
+            level=level,
+            details=details,
+            result=result,
+        )
 
     @classmethod
-    def fail(cls, validator: str, *reasons: str, level: int = 0) -> ValidationReport:
-        return cls(validator=validator, passed=False, reasons=reasons, level=level)
+    def fail(
+        cls,
+        validator: str,
+        *reasons: str,
+        level: int = 0,
+        result: ExecutionResult | None = None,
+        details: Mapping[str, Any] | None = None,
+    ) -> ValidationReport:
+        """A rejection for ``reasons``. Give ``result`` when the validator ran the candidate
+        itself: the engine keeps it as the node's result, and a repair sees it."""
+        return cls(
+            validator=validator,
+            passed=False,
+            reasons=reasons,
+            level=level,
+            details=details,
+            result=result,
+        )
 
 
 @frozen

@@ -76,6 +76,15 @@ def gome():
     return run_gome
 
 
+@pytest.fixture
+def site(tmp_path, monkeypatch):
+    """A folder on ``sys.path`` for this test, to install plugin distributions into."""
+    path = tmp_path / "site"
+    path.mkdir()
+    monkeypatch.syspath_prepend(str(path))
+    return path
+
+
 @pytest.fixture(scope="session")
 def prepared_bundled(tmp_path_factory):
     """A store with every bundled competition prepared, once per test session (slow tests only:

@@ -35,6 +35,24 @@ def test_every_hook_is_documented_with_its_exact_signature(name):
     assert f"#### `{signature}`" in text, f"docs/plugins.md lacks a section for `{signature}`"
 
 
+def test_the_types_in_hook_signatures_can_be_imported_from_gome_core():
+    import builtins
+
+    import gome_core
+
+    # Builtins, and Mapping and Any from the standard library, as docs/plugins.md says.
+    elsewhere = set(dir(builtins)) | {"Mapping", "Any", "None"}
+    used = {
+        word
+        for _name, func in _hookspecs()
+        for param in inspect.signature(func).parameters.values()
+        for word in re.findall(r"\w+", param.annotation)
+    }
+    ours = used - elsewhere
+    assert {"RegisterComponent", "RegisterPreset", "RunInfo"} <= ours
+    assert [name for name in sorted(ours) if not hasattr(gome_core, name)] == []
+
+
 def test_every_hook_has_a_docstring():
     for name, func in _hookspecs():
         assert func.__doc__ and len(func.__doc__.strip()) > 20, name
@@ -63,6 +81,27 @@ def test_the_plugin_guide_example_runs(gome_registry_factory):
 
     builtin = (DebugRunValidator, FullRunValidator, JudgeValidator)
     assert validator.level > max(v.level for v in builtin)
+
+
+def test_the_guide_s_validator_that_runs_the_candidate_reports_its_run(tmp_path):
+    (block,) = [b for b in _python_blocks(DOCS / "plugins.md") if "class SmokeRunValidator" in b]
+    namespace: dict = {}
+    exec(compile(block, "plugins.md", "exec"), namespace)
+    from gome_core import CompetitionRef, Metric, RunContext
+    from gome_core.executors import LocalExecutor
+
+    smoke = namespace["SmokeRunValidator"]()
+    code = "import os, sys\nsys.exit(0 if os.environ.get('SMOKE') == '1' else 3)\n"
+    broken = "import os, sys\nsys.exit(3 if os.environ.get('SMOKE') == '1' else 0)\n"
+    competition = CompetitionRef("toy", tmp_path, "a toy", Metric("acc"))
+    with LocalExecutor() as executor:
+        context = RunContext(competition=competition, executor=executor)
+        passed = smoke.validate(Node(Candidate.from_code("good", code)), context)
+        failed = smoke.validate(Node(Candidate.from_code("bad", broken)), context)
+    assert passed.passed and passed.result.exit_code == 0
+    assert passed.details["wall_s"] == passed.result.wall_s
+    assert not failed.passed and failed.result.exit_code == 3
+    assert failed.reasons == ("the smoke run ended: failed",)
 
 
 def test_the_configuration_guide_example_runs(capsys):

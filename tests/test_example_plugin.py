@@ -1,9 +1,12 @@
 """The example third-party plugin: its own suite, and real discovery once installed."""
 
 import json
+import shlex
 
 import pytest
+from click.testing import CliRunner
 
+from gome_core.cli.config import config
 from gome_core.testing import PluginSuite
 from tests.conftest import EXAMPLE_PLUGIN, import_example, pip_install_example, run_example_tests
 
@@ -18,6 +21,37 @@ class TestExamplePluginConforms(PluginSuite):
     @pytest.fixture
     def plugin(self, example_module):
         return example_module
+
+
+def _usage_line(module, start: str) -> str:
+    """The one line of the module's documented usage that starts with ``start``."""
+    (line,) = [
+        line.strip() for line in module.__doc__.splitlines() if line.strip().startswith(start)
+    ]
+    return line
+
+
+def _validators(*args: str) -> list[dict]:
+    shown = CliRunner().invoke(config, ["show", "--json", *args])
+    assert shown.exit_code == 0, shown.output
+    return json.loads(shown.output)["config"]["validators"]
+
+
+def test_the_documented_usage_adds_the_validator_after_the_preset_s_runs(
+    example_module, gome_plugin, tmp_path
+):
+    registry = gome_plugin(example_module)  # what `gome config show` loads once it is installed
+    preset_chain = _validators("--preset", "gome")
+    (documented_set,) = shlex.split(_usage_line(example_module, "--set "))[1:]
+    config_file = tmp_path / "run.toml"
+    config_file.write_text(_usage_line(example_module, "validators = ") + "\n")
+
+    for usage in (["--set", documented_set], ["-c", str(config_file)]):
+        chain = _validators("--preset", "gome", *usage)
+        assert chain == [*preset_chain, {"name": "runtime-limit", "max_wall_s": 60.0}], usage
+    # It checks measurements, so it must run after every validator that runs the candidate.
+    levels = {v["name"]: registry.create("validator", v["name"]).level for v in chain}
+    assert levels.pop("runtime-limit") > max(levels.values())
 
 
 def test_the_example_plugins_own_tests_pass():

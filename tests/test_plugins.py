@@ -2,8 +2,10 @@ import json
 import types
 
 import pytest
+from click.testing import CliRunner
 
 from gome_core import hookimpl
+from gome_core.cli.info import plugins as plugins_command
 from gome_core.errors import (
     ComponentNotFoundError,
     DuplicateComponentError,
@@ -13,14 +15,6 @@ from gome_core.executors.local import LocalExecutor
 from gome_core.plugins import get_registry, load_plugins
 from gome_core.testing import PluginSuite
 from tests.plugin_dists import BROKEN_PLUGIN, DUPLICATE_PLUGIN, HELLO_PLUGIN, make_distribution
-
-
-@pytest.fixture
-def site(tmp_path, monkeypatch):
-    path = tmp_path / "site"
-    path.mkdir()
-    monkeypatch.syspath_prepend(str(path))
-    return path
 
 
 def test_core_defaults_are_plugins_too():
@@ -104,6 +98,59 @@ def test_a_registration_that_raises_is_a_load_error_of_that_plugin():
         load_plugins(extra=[("bad", plugin)], entry_points=False, env={})
 
 
+TYPO_PLUGIN = '''
+    import gome_core
+
+    class PassAll(gome_core.Validator):
+        """Passes everything."""
+        def validate(self, node, context):
+            return gome_core.ValidationReport.ok("pass-all")
+
+    @gome_core.hookimpl
+    def register_validator(register):  # the hook is register_validators
+        register(PassAll, name="pass-all")
+'''
+
+
+def test_a_misspelt_hook_stops_loading_and_names_the_plugin_the_hook_and_the_fix(site):
+    make_distribution(
+        site, "gome-typo", "0.0.1", {"typo": "gome_typo"}, {"gome_typo.py": TYPO_PLUGIN}
+    )
+    with pytest.raises(PluginLoadError) as info:
+        load_plugins(env={})
+    message = str(info.value)
+    assert "plugin 'typo' from distribution gome-typo 0.0.1 failed to load" in message
+    assert "unknown hook 'register_validator' (did you mean 'register_validators'?)" in message
+    assert "GOME_DISABLE_PLUGINS=typo" in message
+    names = {p.name for p in load_plugins(env={"GOME_DISABLE_PLUGINS": "typo"}).plugins}
+    assert "core" in names and "typo" not in names
+
+
+def test_a_hook_that_no_gome_has_is_refused_unless_marked_optional():
+    @hookimpl
+    def checkpoint_saved(run, path):
+        pass
+
+    @hookimpl(optionalhook=True)
+    def run_paused(run):  # a hook of a newer gome, say
+        pass
+
+    with pytest.raises(PluginLoadError) as info:
+        load_plugins(
+            extra=[("later", types.SimpleNamespace(checkpoint_saved=checkpoint_saved))],
+            entry_points=False,
+            env={},
+        )
+    message = str(info.value)
+    # No close name to suggest: list the hooks, and how to keep a hook of a newer gome.
+    assert "unknown hook 'checkpoint_saved' (the hooks are journal_event, register_" in message
+    assert "@gome_core.hookimpl(optionalhook=True)" in message
+
+    plugin = types.SimpleNamespace(run_paused=run_paused)
+    registry = load_plugins(extra=[("newer", plugin)], entry_points=False, env={})
+    assert "newer" in {p.name for p in registry.plugins}
+
+
 def test_unknown_names_suggest_close_ones():
     registry = load_plugins(entry_points=False, env={})
     with pytest.raises(ComponentNotFoundError, match="Did you mean 'local'"):
@@ -142,6 +189,24 @@ def test_cli_reports_a_broken_plugin_without_traceback(gome, site):
     assert ok.returncode == 0, ok.stderr
     names = [p["name"] for p in json.loads(ok.stdout)]
     assert "core" in names and "broken" not in names
+
+
+def test_plugins_table_shows_the_hooks_of_a_plugin_that_registers_nothing(gome_plugin):
+    class Observer:
+        @hookimpl
+        def run_finished(self, run, status):
+            pass
+
+    gome_plugin(Observer())
+    table = CliRunner().invoke(plugins_command, [])
+    assert table.exit_code == 0, table.output
+    assert "hooks: run_finished" in next(
+        line for line in table.output.splitlines() if "Observer" in line
+    )
+    listed = CliRunner().invoke(plugins_command, ["--json"])
+    rows = {row["name"]: row for row in json.loads(listed.output)}
+    assert rows["Observer"]["provides"] == {} and rows["Observer"]["hooks"] == ["run_finished"]
+    assert "register_executors" in rows["core"]["hooks"]
 
 
 def test_the_plugin_suite_knows_the_interface_of_every_component_kind():

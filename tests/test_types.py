@@ -1,3 +1,4 @@
+import json
 import math
 
 import attrs
@@ -13,6 +14,7 @@ from gome_core import (
     Node,
     ValidationReport,
 )
+from gome_core.journal import from_data, to_data
 
 
 @pytest.mark.parametrize(
@@ -102,3 +104,18 @@ def test_a_node_is_buggy_unless_it_ran_scored_and_passed():
     rejected = Node(cand, ExecutionResult(exit_code=0), (ValidationReport.fail("v", "leak"),), 0.5)
     assert rejected.buggy
     assert Node(cand, ExecutionResult(exit_code=0), score=0.5, error="llm garbage").buggy
+
+
+def test_a_validator_that_ran_the_candidate_reports_the_run_and_its_measurements():
+    run = ExecutionResult(exit_code=0, wall_s=2.5)
+    passed = ValidationReport.ok("smoke", score=0.7, result=run, details={"wall_s": 2.5})
+    failed = ValidationReport.fail("smoke", "too slow", result=run, details={"wall_s": 2.5})
+    for report in (passed, failed):
+        assert report.result is run and dict(report.details) == {"wall_s": 2.5}
+    assert (passed.passed, passed.score) == (True, 0.7)
+    assert (failed.passed, failed.reasons) == (False, ("too slow",))
+    assert ValidationReport.fail("lint", "bad").result is None
+    assert dict(ValidationReport.ok("lint").details) == {}
+    # The journal keeps them: a resumed run sees the same reports.
+    for report in (passed, failed):
+        assert from_data(json.loads(json.dumps(to_data(report))), ValidationReport) == report

@@ -22,6 +22,7 @@ def plugins(as_json: bool) -> None:
             "version": p.version,
             "builtin": p.builtin,
             "provides": registry.provided_by(p),
+            "hooks": registry.hooks(p),
         }
         for p in registry.plugins
     ]
@@ -38,7 +39,8 @@ def plugins(as_json: bool) -> None:
             for k, v in row["provides"].items()
         )
         dist = f"{row['distribution']} {row['version']}" if row["distribution"] else "-"
-        table.add_row(row["name"], dist, provides or "(hooks only)")
+        # A plugin of run hooks only (an observer) registers nothing: say which hooks it has.
+        table.add_row(row["name"], dist, provides or f"hooks: {', '.join(row['hooks'])}")
     Console().print(table)
 
 

@@ -25,16 +25,28 @@ Conformance suites are base classes with an abstract fixture that the plugin's o
                 yield ex
 
 The same goes for LLM backends (``LLMBackendSuite``, with ``LLMServer`` speaking a provider's wire
-format on 127.0.0.1) and cell runners (``CellRunnerSuite``).
+format on 127.0.0.1) and cell runners (``CellRunnerSuite``). The suites need pytest; ``LLMServer``
+and its answers do not, and import without it.
 """
 
 from __future__ import annotations
 
-from gome_core.testing.cell_runners import CellRunnerSuite
-from gome_core.testing.executors import ExecutorSuite
-from gome_core.testing.llm_server import Fault, LLMServer, Malformed, RecordedRequest, Reply, Slow
-from gome_core.testing.llm_suite import LLMBackendSuite
-from gome_core.testing.suites import PluginSuite
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from gome_core.testing.cell_runners import CellRunnerSuite
+    from gome_core.testing.executors import ExecutorSuite
+    from gome_core.testing.llm_server import (
+        Fault,
+        LLMServer,
+        Malformed,
+        RecordedRequest,
+        Reply,
+        Slow,
+    )
+    from gome_core.testing.llm_suite import LLMBackendSuite
+    from gome_core.testing.suites import PluginSuite
 
 __all__ = [
     "CellRunnerSuite",
@@ -48,3 +60,30 @@ __all__ = [
     "Reply",
     "Slow",
 ]
+
+# Imported on first use: the suites need pytest (a test dependency), the LLM server does not,
+# and scripts use the server without pytest installed.
+_MODULES = {
+    "CellRunnerSuite": "cell_runners",
+    "ExecutorSuite": "executors",
+    "Fault": "llm_server",
+    "LLMBackendSuite": "llm_suite",
+    "LLMServer": "llm_server",
+    "Malformed": "llm_server",
+    "PluginSuite": "suites",
+    "RecordedRequest": "llm_server",
+    "Reply": "llm_server",
+    "Slow": "llm_server",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _MODULES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{_MODULES[name]}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

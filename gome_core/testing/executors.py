@@ -73,7 +73,8 @@ def _note(result: ExecutionResult, key: str) -> str | None:
 class ExecutorSuite:
     """Checks an executor: results, time-outs that end whole process trees (also children that
     ignore SIGTERM or escape with a double fork and ``setsid``), the memory cap, secret scrubbing,
-    the output cap, read-only input, concurrent runs, cancellation, and bad input.
+    the output cap, read-only input, concurrent runs, cancellation, bad input, and that a closed
+    executor refuses runs.
 
     Override :meth:`executor`. Class attributes tune the suite for a slow executor.
     """
@@ -309,8 +310,12 @@ class ExecutorSuite:
         assert secret not in result.stdout_tail + result.stderr_tail
         seen = json.loads(result.stdout_tail.splitlines()[0])
         assert seen.get("GOME_SUITE_VISIBLE") == "yes", "request.env did not reach the candidate"
-        refused = self.run(executor, "print('ran')", env={"MY_API_KEY": secret})
-        assert refused.error is not None or secret not in refused.stdout_tail
+        # A secret-looking name in request.env is refused (an error), or at least never arrives.
+        refused = self.run(executor, code, env={"MY_API_KEY": secret})
+        assert secret not in refused.stdout_tail + refused.stderr_tail, (
+            "request.env passed MY_API_KEY, a name that looks like a secret, to the candidate"
+        )
+        assert secret not in (refused.error or ""), "the refusal shows the secret's value"
 
     def test_output_is_capped(self, executor: Executor) -> None:
         code = """
@@ -461,6 +466,14 @@ class ExecutorSuite:
             assert executor.run(request).error is not None
         result = self.run(executor, "print('still fine')")
         assert result.ok and "still fine" in result.stdout_tail
+
+    def test_close_refuses_later_runs(self, executor: Executor) -> None:
+        assert self.run(executor, "print('before close')").ok
+        executor.close()
+        # Not a program run before: an executor that reuses results must not answer it either.
+        later = self.run(executor, f"print('after close', {uuid.uuid4().hex!r})")
+        assert later.error is not None and not later.ok, f"a run after close() ran: {later}"
+        assert "after close" not in later.stdout_tail
 
     def test_runs_are_safe_from_several_threads(self, executor: Executor) -> None:
         code = "import os\nprint(os.environ['GOME_SUITE_NAME'])"

@@ -20,7 +20,8 @@ The suite scripts the server's answers and faults, then checks: plain text; stru
 parsed into an attrs class (nested classes, enums, ``Literal``, optional values, tuples, bounds);
 a repair round after a schema-violating answer and a typed error when repairs run out; retries on
 429 (honouring ``Retry-After``, within the total-wait cap), on 5xx, on malformed bodies and on
-time-outs; no retry of a refused request or key; usage, cost, latency and the exact model id;
+time-outs; no retry of a refused request or key; that ``interrupt()`` ends a wait for an answer
+or for a retry at once, with ``LLMUnavailableError``; usage, cost, latency and the exact model id;
 concurrent calls; and that the API key is sent only in the authentication header and never shows
 in a ``repr``, ``str`` or error message.
 """
@@ -295,6 +296,43 @@ class LLMBackendSuite:
             backend.complete(_ask())
         assert "does not exist" in str(caught.value)
         assert len(llm_server.requests) == 1
+
+    # -- interruption (Ctrl-C: the engine calls backend.interrupt() from another thread)
+
+    @pytest.mark.parametrize("waiting_for", ["the answer", "a retry"])
+    def test_interrupt_ends_a_wait_at_once(
+        self, backend: LLMBackend, llm_server: LLMServer, waiting_for: str
+    ) -> None:
+        if waiting_for == "the answer":  # far past the time-out, which would end it otherwise
+            llm_server.slow(60, Reply("too late"))
+        else:  # a rate limit asking for a wait within the total-wait cap
+            llm_server.fail(429, "slow down", retry_after=3)
+        outcome: list[object] = []
+
+        def call() -> None:
+            try:
+                outcome.append(backend.complete(_ask()))
+            except Exception as exc:
+                outcome.append(exc)
+
+        caller = threading.Thread(target=call, daemon=True)
+        caller.start()
+        while not llm_server.requests and caller.is_alive():
+            time.sleep(0.005)
+        time.sleep(0.2 if waiting_for == "a retry" else self.timeout_s / 10)  # now waiting
+        interrupted = time.monotonic()
+        backend.interrupt()
+        caller.join(timeout=10)  # a hang guard: the waits are longer
+        assert not caller.is_alive(), f"interrupt() did not end the wait for {waiting_for}"
+        assert time.monotonic() - interrupted < self.timeout_s / 2, (
+            f"the wait for {waiting_for} went on after interrupt()"
+        )
+        [error] = outcome
+        assert isinstance(error, LLMUnavailableError), f"expected LLMUnavailableError: {error!r}"
+        assert len(llm_server.requests) == 1, "the interrupted call was sent again"
+        # Later calls are not affected.
+        llm_server.reply("after the interruption")
+        assert backend.complete(_ask()).text == "after the interruption"
 
     # -- accounting
 

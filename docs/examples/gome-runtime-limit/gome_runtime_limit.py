@@ -2,11 +2,17 @@
 
 It rejects a candidate whose run took longer than ``max_wall_s`` seconds or more than
 ``max_memory_mb`` of memory, so that an agent keeps solutions that fit a deployment budget.
-Use it with ``--set 'validators=[{name="runtime-limit", max_wall_s=60}]'`` or in a config file::
 
-    [[validators]]
-    name = "runtime-limit"
-    max_wall_s = 60
+It judges the measurements of the runs before it, so it goes at the end of a chain that runs the
+candidate. A ``validators`` list replaces the preset's whole chain: restate the chain
+(``gome config show --preset gome`` prints it) with ``runtime-limit`` added, e.g. for
+``gome run --preset gome`` (with ``--llm``, that preset's chain ends with ``"llm-judge"`` too)::
+
+    --set 'validators=["debug-run", "full-run", "judge", {name="runtime-limit", max_wall_s=60}]'
+
+or, in a config file (``-c FILE``)::
+
+    validators = ["debug-run", "full-run", "judge", {name = "runtime-limit", max_wall_s = 60}]
 """
 
 from __future__ import annotations
@@ -36,7 +42,7 @@ class RuntimeLimitValidator(Validator):
     def validate(self, node: Node, context: RunContext) -> ValidationReport:
         result = node.result
         if result is None:
-            return ValidationReport.fail("runtime-limit", "the candidate has not run", level=5)
+            return ValidationReport.fail("runtime-limit", "the candidate has not run")
         reasons = []
         if result.wall_s > self.config.max_wall_s:
             reasons.append(f"ran {result.wall_s:.1f}s > {self.config.max_wall_s:.1f}s")
@@ -44,8 +50,8 @@ class RuntimeLimitValidator(Validator):
         if limit is not None and (result.peak_memory_mb or 0.0) > limit:
             reasons.append(f"peak memory {result.peak_memory_mb:.0f} MB > {limit:.0f} MB")
         if reasons:
-            return ValidationReport.fail("runtime-limit", *reasons, level=5)
-        return ValidationReport.ok("runtime-limit", score=node.score, level=5)
+            return ValidationReport.fail("runtime-limit", *reasons)
+        return ValidationReport.ok("runtime-limit", score=node.score)
 
 
 @gome_core.hookimpl
