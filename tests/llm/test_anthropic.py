@@ -19,10 +19,6 @@ from tests.llm.conftest import FAKE_KEY, FAST, PLUGINS, ask
 
 
 class TestAnthropicPlugin(PluginSuite):
-    @pytest.fixture(autouse=True)
-    def _keys(self, fake_keys):
-        pass
-
     @pytest.fixture
     def plugin(self):
         return gome_anthropic.plugin

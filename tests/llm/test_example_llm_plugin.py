@@ -18,10 +18,6 @@ def example_module():
 
 
 class TestExampleConforms(PluginSuite):
-    @pytest.fixture(autouse=True)
-    def _key(self, monkeypatch):
-        monkeypatch.setenv("HTTP_LLM_API_KEY", "sk-example-key-123456")
-
     @pytest.fixture
     def plugin(self, example_module):
         return example_module

@@ -26,10 +26,6 @@ from tests.llm.conftest import FAKE_KEY, FAST, PLUGINS, ask
 
 
 class TestOpenAIPlugin(PluginSuite):
-    @pytest.fixture(autouse=True)
-    def _keys(self, fake_keys):
-        pass
-
     @pytest.fixture
     def plugin(self):
         return gome_openai.plugin

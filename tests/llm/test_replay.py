@@ -26,14 +26,6 @@ def _with_replay(registry_factory, *plugins, **named):
     return registry_factory(*plugins, replay=replay_module, **named)
 
 
-def _unless_installed(**plugins):
-    """Plugins to add by hand: those whose entry points are not installed yet."""
-    from gome_core.plugins import load_plugins
-
-    installed = {p.module for p in load_plugins(env={}).plugins}
-    return {name: p for name, p in plugins.items() if p.__name__ not in installed}
-
-
 class TestReplayPlugin(PluginSuite):
     @pytest.fixture
     def plugin(self):
@@ -176,7 +168,7 @@ def test_configured_through_the_registry(gome_plugin, tmp_path, server, monkeypa
 
     monkeypatch.setenv("OPENAI_API_KEY", FAKE_KEY)
     # The process-wide registry: a nested spec (llm.inner) is built through it, as in a run.
-    registry = _with_replay(gome_plugin, **_unless_installed(openai=gome_openai.plugin))
+    registry = _with_replay(gome_plugin, openai=gome_openai.plugin)
     cassette = tmp_path / "c.jsonl"
     settings = {
         "llm": {

@@ -62,15 +62,12 @@ def mlflow_env(monkeypatch, tmp_path):
 
 @pytest.fixture
 def with_mlflow_plugin(gome_plugin):
-    """``gome_plugin`` plus the MLflow plugin (from its entry point once installed)."""
-    from importlib.metadata import entry_points
-
+    """``gome_plugin`` plus the MLflow plugin (the fixture keeps its entry point's copy when it
+    is installed too)."""
     import gome_mlflow.plugin
 
-    installed = any(ep.value == "gome_mlflow.plugin" for ep in entry_points(group="gome"))
-
     def install(**plugins):
-        return gome_plugin(**plugins, **({} if installed else {"mlflow": gome_mlflow.plugin}))
+        return gome_plugin(**plugins, mlflow=gome_mlflow.plugin)
 
     return install
 

@@ -8,10 +8,6 @@ from gome_core.testing.llm_suite import LLMBackendSuite
 
 
 class TestPlugin(PluginSuite):
-    @pytest.fixture(autouse=True)
-    def key(self, monkeypatch):
-        monkeypatch.setenv("HTTP_LLM_API_KEY", "sk-example-key-123456")
-
     @pytest.fixture
     def plugin(self):
         return gome_http_llm
