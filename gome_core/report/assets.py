@@ -26,6 +26,7 @@ a { color:var(--link); text-decoration:none; } a:hover { text-decoration:underli
 nav { position:sticky; top:0; background:#fffe; border-bottom:1px solid var(--line);
   padding:6px 0; z-index:2; font-size:13px; }
 nav a { margin-right:14px; }
+nav .nav { max-width:1240px; margin:0 auto; padding:0 24px; }
 .cards { display:grid; grid-template-columns:repeat(auto-fill,minmax(150px,1fr)); gap:10px; }
 .card { border:1px solid var(--line); border-radius:6px; padding:8px 12px; background:var(--bg); }
 .card .k { color:var(--mute); font-size:12px; }
@@ -47,6 +48,7 @@ pre.diff { max-height:640px; }
   font-weight:600; line-height:18px; vertical-align:1px; }
 .b-accepted, .b-improved { background:var(--ok); } .b-rejected, .b-valid { background:var(--rej); }
 .b-buggy { background:var(--bug); } .b-final { background:var(--fin); }
+.b-running { background:#fff; color:var(--ink); border:1px dashed var(--mute); }
 .b-pass { background:var(--ok); } .b-fail { background:var(--bug); }
 .b-gold { background:#c9a400; } .b-silver { background:#8a8f98; } .b-bronze { background:#a0522d; }
 .b-none { background:#8c959f; } .b-median { background:#2f81f7; }
@@ -58,8 +60,12 @@ pre.diff { max-height:640px; }
 .legend i.cross { color:var(--bug); width:auto; height:auto; font-weight:700; }
 .legend i.ring { border:3px solid var(--fin); background:#fff; }
 .legend i.o-accepted, .legend i.o-improved { background:var(--ok); }
-.legend i.o-rejected, .legend i.o-valid { background:var(--rej); }
-.legend i.o-buggy { background:var(--bug); }
+.legend i.o-rejected, .legend i.o-valid { background:var(--rej); border-radius:0;
+  width:9px; height:9px; transform:rotate(45deg); margin:0 6px 0 2px; }
+.legend i.o-buggy { background:var(--bug); border-radius:1px; color:#fff; font-size:10px;
+  line-height:11px; text-align:center; font-weight:700; }
+.legend i.o-buggy::after { content:"×"; }
+.legend i.o-running { border:1.5px dashed var(--mute); background:#fff; }
 .scroll { overflow-x:auto; border:1px solid var(--line); border-radius:6px; padding:6px; }
 svg text { font:11px system-ui,sans-serif; fill:var(--ink); }
 svg .group { font-weight:700; fill:var(--mute); }
@@ -69,6 +75,9 @@ svg .dot { stroke:#fff; stroke-width:1.5; }
 svg .o-accepted, svg .o-improved { fill:var(--ok); }
 svg .o-rejected, svg .o-valid { fill:var(--rej); }
 svg .o-buggy { fill:var(--bug); }
+svg .o-running { fill:#fff; stroke:var(--mute); stroke-dasharray:3 2; }
+svg .cross { stroke:#fff; stroke-width:2; pointer-events:none; }
+svg .resume { stroke:var(--fin); stroke-dasharray:5 4; opacity:.6; }
 svg .final-ring { fill:none; stroke:var(--fin); stroke-width:3; }
 svg .node:hover .dot, svg .point:hover circle { stroke:#000; }
 svg .grid { stroke:#eaeef2; } svg .frame { fill:none; stroke:var(--line); }
@@ -80,6 +89,10 @@ details.step { border:1px solid var(--line); border-left:5px solid var(--line); 
 details.step.o-accepted, details.step.o-improved { border-left-color:var(--ok); }
 details.step.o-rejected, details.step.o-valid { border-left-color:var(--rej); }
 details.step.o-buggy { border-left-color:var(--bug); }
+details.step.o-running { border-left-style:dashed; border-left-color:var(--mute); }
+details.step > summary .vs { color:var(--mute); font-size:12px; margin-left:4px; }
+.vs .d-better { color:var(--ok); font-weight:600; } .vs .d-worse { color:var(--bug); }
+.timeline { font-size:13px; color:var(--mute); margin:8px 0 0; }
 details.step.final { box-shadow:0 0 0 2px var(--fin); }
 details.step > summary { cursor:pointer; padding:6px 10px; list-style-position:inside; }
 details.step > summary .meta { color:var(--mute); font-size:12px; margin-left:6px; }
@@ -87,8 +100,8 @@ details.step > summary .hyp { display:block; color:var(--ink); font-size:12.5px;
   margin:2px 0 0 18px; white-space:nowrap; overflow:hidden; text-overflow:ellipsis; }
 details.step[open] > summary { border-bottom:1px solid var(--line); background:var(--bg); }
 .body { padding:4px 14px 12px; }
-.grid2 { display:grid; grid-template-columns:1fr 1fr; gap:12px; }
-@media (max-width:900px) { .grid2 { grid-template-columns:1fr; } }
+.grid2 { display:grid; grid-template-columns:minmax(0,1fr) minmax(0,1fr); gap:12px; }
+@media (max-width:900px) { .grid2 { grid-template-columns:minmax(0,1fr); } }
 details.sub > summary { cursor:pointer; color:var(--link); margin:6px 0; }
 ul.problems { margin:4px 0; padding-left:20px; } ul.problems li { margin:3px 0; }
 .muted { color:var(--mute); } p.lead { font-weight:600; margin:10px 0 4px; }
@@ -104,10 +117,24 @@ footer { margin-top:40px; color:var(--mute); font-size:12px; }
 JS = """
 (function () {
   "use strict";
+  var steps = document.querySelectorAll("details.step");
+  var buttons = document.querySelectorAll("[data-filter]");
+  function filter(want) {
+    buttons.forEach(function (b) {
+      var on = b.getAttribute("data-filter") === want;
+      b.classList.toggle("active", on);
+      b.setAttribute("aria-pressed", on ? "true" : "false");
+    });
+    steps.forEach(function (step) {
+      var show = want === "all" || step.getAttribute("data-outcome") === want ||
+        (want === "final" && step.classList.contains("final"));
+      step.hidden = !show;
+    });
+  }
   function reveal(id) {
     var el = id && document.getElementById(id);
     if (!el || el.tagName !== "DETAILS") { return; }
-    el.hidden = false;
+    if (el.hidden) { filter("all"); }  /* the toolbar must not claim a filter it broke */
     el.open = true;
     el.scrollIntoView({block: "start"});
   }
@@ -121,21 +148,8 @@ JS = """
       reveal(href.slice(1));  /* the same link again: no hashchange fires */
     }
   });
-  var steps = document.querySelectorAll("details.step");
-  var buttons = document.querySelectorAll("[data-filter]");
   buttons.forEach(function (button) {
-    button.addEventListener("click", function () {
-      var want = button.getAttribute("data-filter");
-      buttons.forEach(function (b) {
-        b.classList.toggle("active", b === button);
-        b.setAttribute("aria-pressed", b === button ? "true" : "false");
-      });
-      steps.forEach(function (step) {
-        var show = want === "all" || step.getAttribute("data-outcome") === want ||
-          (want === "final" && step.classList.contains("final"));
-        step.hidden = !show;
-      });
-    });
+    button.addEventListener("click", function () { filter(button.getAttribute("data-filter")); });
   });
   document.querySelectorAll("[data-expand]").forEach(function (button) {
     button.addEventListener("click", function () {

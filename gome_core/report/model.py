@@ -22,15 +22,20 @@ __all__ = ["OUTCOMES", "RunView", "Step", "load_run"]
 
 #: Outcome of a step, as coloured in the report. For optimizers with traces (Gome): accepted
 #: (passed and beat its trace's best), rejected (passed, did not), buggy. For tree searches,
-#: which accept nothing: improved (a new global best when it finished), valid, buggy.
-OUTCOMES = ("accepted", "rejected", "improved", "valid", "buggy")
+#: which accept nothing: improved (a new global best when it finished), valid, buggy. A step
+#: started but not finished (still going, or cut off) is running.
+OUTCOMES = ("accepted", "rejected", "improved", "valid", "buggy", "running")
+
+#: The journal events that start, pause, resume and end a run.
+LIFECYCLE = ("run_started", "run_paused", "run_resumed", "run_finished")
 
 
 @frozen
 class Step:
-    """One finished step: its node (as journaled), where it sits, and how it turned out."""
+    """One step: its node (as journaled), where it sits, and how it turned out. A step started
+    but not finished has outcome ``running``, number 0 and an empty node."""
 
-    number: int  # 1-based, in the order steps finished
+    number: int  # 1-based, in the order steps finished (0: not finished)
     id: str  # the node's id (a repaired candidate's id differs from its proposal's)
     proposal_id: str
     trace: int | None
@@ -39,12 +44,16 @@ class Step:
     outcome: str  # one of OUTCOMES
     score: float | None
     buggy: bool
-    elapsed_s: float | None
+    elapsed_s: float | None  # the run's elapsed time when the step finished
     node: Mapping[str, Any]
     reasoning: Mapping[str, Any] | None = None  # the step's ``reasoning`` event, if any
     repairs: tuple[Mapping[str, Any], ...] = ()
     final: bool = False
     new_best: bool = False
+    started_s: float | None = None  # the run's elapsed time when the step started
+    # What its score was compared with: its trace's best before it (traces), else its parent.
+    reference_id: str | None = None
+    reference_score: float | None = None
 
     @property
     def candidate(self) -> Mapping[str, Any]:
@@ -81,6 +90,17 @@ class RunView:
     llm_calls: tuple[Mapping[str, Any], ...] = ()
     pauses: tuple[Mapping[str, Any], ...] = ()
     by_id: Mapping[str, Step] = field(factory=dict)
+    unfinished: tuple[Step, ...] = ()  # started, not finished: in flight, or cut off
+    lifecycle: tuple[Mapping[str, Any], ...] = ()  # run_started/paused/resumed/finished events
+    elapsed_s: float | None = None  # at run_finished, else at the last journaled event
+
+    @property
+    def ended(self) -> bool:
+        """Whether the journal ends the run's last session (finished or paused)."""
+        return bool(self.lifecycle) and self.lifecycle[-1].get("type") in (
+            "run_finished",
+            "run_paused",
+        )
 
     @property
     def run_id(self) -> str:
@@ -148,19 +168,28 @@ def load_run(path: str | Path) -> RunView:
 
     reasoning: dict[str, Mapping[str, Any]] = {}
     repairs: dict[str, list[Mapping[str, Any]]] = {}
+    started_at: dict[str, tuple[Mapping[str, Any], float | None]] = {}  # proposal id: event
+    finished_proposals: set[str] = set()
+    clock = _RunClock()
     new_best_after: set[int] = set()  # seq of the step_finished a new_best follows
     last_finished_seq: int | None = None
     last_finished_id: str | None = None
     finished_events = []
     for event in events:
         kind = event.get("type")
-        if kind == "reasoning":
+        at = clock.at(event)
+        if kind == "step_started":
+            proposal_id = str((event.get("proposal") or {}).get("id"))
+            started_at[proposal_id] = (event, at)  # a step redone after a resume: its last start
+            finished_proposals.discard(proposal_id)
+        elif kind == "reasoning":
             reasoning[str(event.get("proposal"))] = event  # a redone step keeps its last reasoning
         elif kind == "repair":
             # A repaired candidate is named after the one it fixes (``t0-001~r1``).
             repairs.setdefault(str(event.get("node_id")).split("~")[0], []).append(event)
         elif kind == "step_finished":
             finished_events.append(event)
+            finished_proposals.add(str((event.get("proposal") or {}).get("id")))
             last_finished_seq = event.get("seq")
             last_finished_id = ((event.get("node") or {}).get("candidate") or {}).get("id")
         elif kind == "new_best" and last_finished_seq is not None:
@@ -168,7 +197,8 @@ def load_run(path: str | Path) -> RunView:
                 new_best_after.add(last_finished_seq)
 
     has_traces = any((e.get("proposal") or {}).get("trace") is not None for e in finished_events)
-    trace_best: dict[int | None, float | None] = {}
+    trace_best: dict[int | None, tuple[str, float | None]] = {}  # trace: (id, score)
+    scores: dict[str, float | None] = {}  # id: score of a finished step (None: buggy)
     steps: list[Step] = []
     for number, event in enumerate(finished_events, start=1):
         proposal = event.get("proposal") or {}
@@ -181,17 +211,24 @@ def load_run(path: str | Path) -> RunView:
         score = event.get("score", node.get("score"))
         score = float(score) if isinstance(score, int | float) else None
         new_best = event.get("seq") in new_best_after
+        parents = tuple(str(p) for p in (proposal.get("parents") or ()))
+        if has_traces:
+            # Gome's rule, replayed in the order the optimizer was told: accepted when it beats
+            # its trace's best so far.
+            reference_id, reference_score = trace_best.get(trace, (None, None))
+        else:  # a tree search improves on the node it was built from
+            reference_id = next((p for p in parents if p in scores), None)
+            reference_score = scores.get(reference_id) if reference_id else None
         if buggy:
             outcome = "buggy"
         elif has_traces:
-            # Gome's rule, replayed in the order the optimizer was told: accepted when it beats
-            # its trace's best so far.
-            accepted = metric.better(score, trace_best.get(trace))
+            accepted = metric.better(score, reference_score)
             if accepted:
-                trace_best[trace] = score
+                trace_best[trace] = (node_id, score)
             outcome = "accepted" if accepted else "rejected"
         else:
             outcome = "improved" if new_best else "valid"
+        scores[node_id] = None if buggy else score
         own_repairs = repairs.get(node_id.split("~")[0], [])
         steps.append(
             Step(
@@ -200,7 +237,7 @@ def load_run(path: str | Path) -> RunView:
                 proposal_id=proposal_id,
                 trace=trace,
                 operator=str(proposal.get("operator") or candidate.get("operator") or "?"),
-                parents=tuple(str(p) for p in (proposal.get("parents") or ())),
+                parents=parents,
                 outcome=outcome,
                 score=score,
                 buggy=buggy,
@@ -210,8 +247,16 @@ def load_run(path: str | Path) -> RunView:
                 repairs=tuple(sorted(own_repairs, key=lambda r: r.get("seq", 0))),
                 final=node_id == final_id,
                 new_best=new_best,
+                started_s=started_at.get(proposal_id, (None, None))[1],
+                reference_id=reference_id,
+                reference_score=reference_score,
             )
         )
+    unfinished = [
+        _unfinished(event, at, reasoning)
+        for proposal_id, (event, at) in started_at.items()
+        if proposal_id not in finished_proposals
+    ]
 
     config_path = path / "config.toml"
     try:
@@ -234,4 +279,53 @@ def load_run(path: str | Path) -> RunView:
         llm_calls=tuple(e for e in events if e.get("type") == "llm_call"),
         pauses=tuple(e for e in events if e.get("type") in ("run_paused", "run_resumed")),
         by_id={s.id: s for s in steps},
+        unfinished=tuple(unfinished),
+        lifecycle=tuple(e for e in events if e.get("type") in LIFECYCLE),
+        elapsed_s=clock.at(events[-1]) if events else None,
     )
+
+
+def _unfinished(
+    event: Mapping[str, Any], at: float | None, reasoning: Mapping[str, Mapping[str, Any]]
+) -> Step:
+    """A step from its ``step_started`` event alone (with its reasoning, if journaled)."""
+    proposal = event.get("proposal") or {}
+    proposal_id = str(proposal.get("id") or f"seq-{event.get('seq')}")
+    return Step(
+        number=0,
+        id=proposal_id,
+        proposal_id=proposal_id,
+        trace=proposal.get("trace"),
+        operator=str(proposal.get("operator") or "?"),
+        parents=tuple(str(p) for p in (proposal.get("parents") or ())),
+        outcome="running",
+        score=None,
+        buggy=False,
+        elapsed_s=None,
+        node={},
+        reasoning=reasoning.get(proposal_id),
+        started_s=at,
+    )
+
+
+def _number(value: Any) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+class _RunClock:
+    """The run's elapsed time at each event, pauses excluded (as the engine counts it): events
+    that carry ``elapsed_s`` (a finished step, a pause, a resume, the end) set it; the others
+    add their wall time since the last event that did."""
+
+    def __init__(self) -> None:
+        self.mark: tuple[float, float] | None = None  # (event time, elapsed then)
+
+    def at(self, event: Mapping[str, Any]) -> float | None:
+        now, elapsed = _number(event.get("time")), _number(event.get("elapsed_s"))
+        if event.get("type") == "run_started":
+            elapsed = 0.0
+        if elapsed is None and self.mark is not None and now is not None:
+            elapsed = self.mark[1] + max(0.0, now - self.mark[0])
+        if elapsed is not None and now is not None:
+            self.mark = (now, elapsed)
+        return elapsed

@@ -9,15 +9,17 @@ from __future__ import annotations
 
 import difflib
 import json
+import math
 import time
 from collections.abc import Iterable, Mapping
 from html import escape
 from typing import Any
 
+from gome_core.journal import from_data
 from gome_core.report.assets import CSS, JS, script_hash
 from gome_core.report.model import RunView, Step
 from gome_core.report.svg import anchor, fmt, score_chart, tree_svg
-from gome_core.types import HypothesisScores
+from gome_core.types import ExecutionResult, HypothesisScores
 
 __all__ = ["render"]
 
@@ -39,7 +41,10 @@ OUTCOME_LABELS = {
     "improved": "new best",
     "valid": "valid",
     "buggy": "buggy",
+    "running": "in flight",
 }
+#: How an execution outcome (:attr:`ExecutionResult.outcome`) reads on the page.
+RUN_OUTCOME_LABELS = {"oom": "out of memory", "gpu-oom": "GPU out of memory"}
 
 
 def e(value: Any) -> str:
@@ -54,7 +59,7 @@ def _badge(text: str, kind: str) -> str:
 def _link(node_id: str | None, run: RunView) -> str:
     if not node_id:
         return "-"
-    if node_id in run.by_id:
+    if node_id in run.by_id or any(s.id == node_id for s in run.unfinished):
         return f'<a href="#{anchor(node_id)}">{e(node_id)}</a>'
     return e(node_id)
 
@@ -98,6 +103,27 @@ def _duration(seconds: Any) -> str:
     if seconds < 7200:
         return f"{seconds / 60:.1f} min"
     return f"{seconds / 3600:.2f} h"
+
+
+def _usd(value: Any) -> str:
+    """A dollar amount, the same everywhere on the page: cents would hide what a cheap run
+    costs, so amounts under $10 keep four decimals."""
+    usd = float(value) if isinstance(value, int | float) else 0.0
+    if usd == 0:
+        return "$0"
+    if abs(usd) >= 10:
+        return f"${usd:,.2f}"
+    if abs(usd) < 0.00005:
+        return "< $0.0001"
+    return f"${usd:.4f}"
+
+
+def _clock(event: Mapping[str, Any] | None) -> str:
+    """The local date and time of a journal event."""
+    when = (event or {}).get("time")
+    if not isinstance(when, int | float):
+        return "?"
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(when))
 
 
 def _number(value: Any, digits: int = 5) -> str:
@@ -166,15 +192,68 @@ def _llm_name(run: RunView) -> str:
 
 
 def _status(run: RunView) -> tuple[str, str]:
-    if run.finished is not None:
-        status = str(run.finished.get("status") or "finished")
-        reason = str(run.finished.get("reason") or "")
+    last = run.lifecycle[-1] if run.lifecycle else {}
+    if last.get("type") == "run_finished":
+        status = str(last.get("status") or "finished")
+        reason = str(last.get("reason") or "")
         if status == "budget":
             return "budget spent", f"{reason} limit reached" if reason else ""
         return status, reason
-    if run.pauses and run.pauses[-1].get("type") == "run_paused":
-        return "paused", str(run.pauses[-1].get("reason") or "")
+    if last.get("type") == "run_paused":
+        return "paused", str(last.get("reason") or "")
     return "running or killed", "the journal has no run_finished event"
+
+
+def _elapsed_note(run: RunView) -> str:
+    """What the elapsed card's time is."""
+    last = run.lifecycle[-1].get("type") if run.lifecycle else None
+    resumed = any(ev.get("type") == "run_resumed" for ev in run.lifecycle)
+    paused = " (pauses not counted)" if resumed else ""
+    if last == "run_finished":
+        return "run time, start to finish" + paused
+    if last == "run_paused":
+        return "run time until it was paused" + paused
+    stamp = _clock(run.events[-1] if run.events else None)
+    return f"run time up to the last journal entry ({e(stamp)}){paused}; the run has not finished"
+
+
+def _timeline(run: RunView) -> str:
+    """The run's sessions: started, paused, resumed, finished; shown when it was paused or
+    resumed."""
+    if not any(ev.get("type") in ("run_paused", "run_resumed") for ev in run.lifecycle):
+        return ""
+    parts = []
+    previous = None
+    for ev in run.lifecycle:
+        kind = ev.get("type")
+        at = _duration(ev.get("elapsed_s"))
+        if kind == "run_started":
+            parts.append(f"started {e(_clock(ev))}")
+        elif kind == "run_paused":
+            reason = f": {e(ev['reason'])}" if ev.get("reason") else ""
+            parts.append(
+                f"<b>paused</b> {e(_clock(ev))} at {at} of run time, after "
+                f"{e(ev.get('steps'))} steps{reason}"
+            )
+        elif kind == "run_resumed":
+            if previous not in ("run_paused", "run_finished"):
+                parts.append("stopped without a record (killed)")
+            parts.append(
+                f"<b>resumed</b> {e(_clock(ev))} at {at}, {e(ev.get('steps'))} steps replayed"
+            )
+        elif kind == "run_finished":
+            parts.append(f"finished {e(_clock(ev))} at {at} ({e(ev.get('status'))})")
+        previous = kind
+    if previous in ("run_started", "run_resumed"):
+        parts.append("no end recorded yet")
+    return f'<p class="timeline"><b>Timeline:</b> {" → ".join(parts)}.</p>'
+
+
+def _final_row(run: RunView) -> Mapping[str, Any] | None:
+    for row in (run.final_choice or {}).get("candidates") or ():
+        if row.get("node_id") == run.final_id:
+            return row
+    return None
 
 
 def _header(run: RunView) -> str:
@@ -201,28 +280,27 @@ def _header(run: RunView) -> str:
         counts[step.outcome] = counts.get(step.outcome, 0) + 1
     order = ("accepted", "rejected", "buggy") if run.has_traces else ("improved", "valid", "buggy")
     count_text = ", ".join(f"{counts.get(o, 0)} {OUTCOME_LABELS[o]}" for o in order)
-    elapsed = (run.finished or {}).get("elapsed_s")
-    if elapsed is None and run.steps:
-        elapsed = run.steps[-1].elapsed_s
+    if run.unfinished:
+        count_text += f"; {len(run.unfinished)} {_unfinished_label(run)}"
     llm = _llm_totals(run)
-    final_mean = None
-    if run.final_choice:
-        for row in run.final_choice.get("candidates") or ():
-            if row.get("node_id") == run.final_id:
-                final_mean = row.get("mean")
+    final_note = ""
+    final_row = _final_row(run)
+    if final_row is not None:
+        if (run.final_choice or {}).get("seeds"):
+            mean = final_row.get("mean")
+            final_note = f"re-validated mean {fmt(mean)}" if mean is not None else ""
+        else:
+            scores = final_row.get("scores") or [None]
+            final_note = f"validation {e(metric.name)} {fmt(scores[0])} (not re-validated)"
     cards = [
         ("status", e(status), e(reason)),
-        ("steps", str(len(run.steps)), e(count_text)),
+        ("finished steps", str(len(run.steps)), e(count_text)),
         (
             f"best validation {e(metric.name)}",
             fmt(best.score) if best else "-",
             f"step {_link(best.id, run)}" if best else "no valid step",
         ),
-        (
-            "final choice",
-            _link(run.final_id, run) if run.final_id else "-",
-            f"re-validated mean {fmt(final_mean)}" if final_mean is not None else "",
-        ),
+        ("final choice", _link(run.final_id, run) if run.final_id else "-", final_note),
     ]
     if run.grading:
         label, kind_ = _medal(run.grading)
@@ -232,12 +310,10 @@ def _header(run: RunView) -> str:
     else:
         cards.append(("test score", "-", "not graded"))
     if llm["calls"]:
-        cards.append(
-            ("LLM", f"${llm['usd']:.2f}", f"{llm['calls']} calls, {llm['tokens']:,} tokens")
-        )
+        cards.append(("LLM", _usd(llm["usd"]), f"{llm['calls']} calls, {llm['tokens']:,} tokens"))
     else:
         cards.append(("LLM", "0 calls", "offline reasoner: no LLM calls"))
-    cards.append(("elapsed", _duration(elapsed), ""))
+    cards.append(("elapsed", _duration(run.elapsed_s), _elapsed_note(run)))
     card_html = "".join(
         f'<div class="card"><div class="k">{k}</div><div class="v">{v}</div>'
         f'<div class="d">{d}</div></div>'
@@ -246,7 +322,7 @@ def _header(run: RunView) -> str:
     return (
         f"<h1>gome run {e(run.run_id)}</h1>"
         f'<p class="sub">{" · ".join(sub)}</p>'
-        f'<section id="summary"><div class="cards">{card_html}</div></section>'
+        f'<section id="summary"><div class="cards">{card_html}</div>{_timeline(run)}</section>'
     )
 
 
@@ -259,8 +335,10 @@ def _tree_section(run: RunView) -> str:
         keys = [("accepted", "accepted (beat its trace's best)"), ("rejected", "rejected")]
     else:
         title = "Search tree"
-        keys = [("improved", "new best when it finished"), ("valid", "valid, no gain")]
+        keys = [("improved", "new best when it finished"), ("valid", "valid, not a new best")]
     keys.append(("buggy", "buggy (failed to run or validate)"))
+    if run.unfinished:
+        keys.append(("running", _unfinished_label(run)))
     legend = "".join(
         f'<span class="key"><i class="o-{k}"></i>{e(label)}</span>' for k, label in keys
     )
@@ -272,8 +350,9 @@ def _tree_section(run: RunView) -> str:
     )
     return (
         f'<section id="tree"><h2>{title}</h2><div class="scroll">{tree_svg(run)}</div>'
-        f'<div class="legend">{legend}</div><p class="muted">Each node is one finished step; '
-        f"an edge leads from the node it was built from. Click a node for its details.</p>"
+        f'<div class="legend">{legend}</div><p class="muted">Each node is one step (shape and '
+        f"colour: its outcome); an edge leads from the node it was built from. Click a node for "
+        f"its details.</p>"
         f"</section>"
     )
 
@@ -298,36 +377,45 @@ def _final_section(run: RunView) -> str:
     seeds = list(choice.get("seeds") or ())
     if not seeds:
         out.append(
-            '<p class="muted">One candidate only, or <code>engine.final_top_k = 1</code>: '
-            "no re-validation on fresh splits.</p>"
+            '<p class="muted">Not re-validated on fresh splits (one candidate only, or '
+            "<code>engine.final_top_k = 1</code>).</p>"
         )
     traces = run.has_traces
     head = ["candidate", *(["trace"] if traces else []), "validation (run)"]
     head += [f"seed {e(s)}" for s in seeds]
-    head += ["mean", ""]
+    head += ["mean", ""] if seeds else [""]
     rows, chosen_rows = [], []
     for row in choice.get("candidates") or ():
         node_id = row.get("node_id")
         step = run.by_id.get(str(node_id))
         scores = list(row.get("scores") or ())
         cells = [_link(node_id, run), *([e(step.trace if step else "")] if traces else [])]
-        cells += [_number(s) for s in scores] + ["-"] * (1 + len(seeds) - len(scores))
+        cells += [_number(s) for s in scores[: 1 + len(seeds)]]
+        cells += ["-"] * (1 + len(seeds) - len(scores))
         mean = row.get("mean")
-        cells.append(_number(mean) if mean is not None else "failed on a fresh split")
+        if seeds:
+            cells.append(_number(mean) if mean is not None else "failed on a fresh split")
         chosen = node_id == choice.get("chosen")
         cells.append(_badge("chosen", "final") if chosen else "")
         if chosen:
             chosen_rows.append(len(rows))
         rows.append(cells)
     first = 2 if traces else 1
-    numeric = range(first, first + len(seeds) + 2)
+    numeric = range(first, first + len(seeds) + (2 if seeds else 1))
     out.append(_table(head, rows, num=numeric, chosen=chosen_rows))
     direction = "lowest" if run.metric.lower_is_better else "highest"
-    out.append(
-        f'<p class="muted">The candidate with the {direction} mean validation {e(run.metric.name)} '
-        f"over the original run and the fresh splits is submitted; one that fails on a fresh "
-        f"split ranks last.</p></section>"
-    )
+    if seeds:
+        out.append(
+            f'<p class="muted">The candidate with the {direction} mean validation '
+            f"{e(run.metric.name)} over the original run and the fresh splits is submitted; one "
+            f"that fails on a fresh split ranks last.</p>"
+        )
+    else:
+        out.append(
+            f'<p class="muted">The candidate with the {direction} validation '
+            f"{e(run.metric.name)} from the run is submitted.</p>"
+        )
+    out.append("</section>")
     return "".join(out)
 
 
@@ -422,9 +510,13 @@ def _llm_section(run: RunView) -> str:
         )
     )
     budget = (run.started or {}).get("budget") or {}
-    limits = [f"{k} {v}" for k, v in budget.items() if k in ("tokens", "usd") and v is not None]
+    limits = []
+    if budget.get("tokens") is not None:
+        limits.append(f"{e(budget['tokens'])} tokens")
+    if budget.get("usd") is not None:
+        limits.append(_usd(budget["usd"]))
     if limits:
-        out.append(f'<p class="muted">Budget: {e(", ".join(limits))}.</p>')
+        out.append(f'<p class="muted">Budget: {", ".join(limits)}.</p>')
     out.append("</section>")
     return "".join(out)
 
@@ -438,7 +530,7 @@ def _llm_row(model: str, purpose: str, g: Mapping[str, float]) -> list[str]:
         f"{int(g.get('output_tokens', 0)):,}",
         f"{int(g.get('cached_tokens', 0)):,}",
         f"{int(g.get('reasoning_tokens', 0)):,}",
-        f"${g.get('usd', 0):.4f}",
+        _usd(g.get("usd", 0)),
         _duration(g.get("latency_s", 0)),
     ]
 
@@ -540,26 +632,33 @@ def _scores_detail(details: Mapping[str, Any]) -> str:
     return "<br>".join(parts)
 
 
-def _run_line(result: Mapping[str, Any] | None) -> str:
-    if not result:
+def _run_line(data: Mapping[str, Any] | None) -> str:
+    """One line for a journaled execution result: its outcome (the result type's own), exit,
+    time, memory, and GPU telemetry when the executor measured it."""
+    if not data:
         return ""
-    if result.get("error"):
-        word = "error"
-    elif result.get("timed_out"):
-        word = "timeout"
-    elif result.get("out_of_memory"):
-        word = "out of memory"
-    elif result.get("cancelled"):
-        word = "cancelled"
-    elif result.get("signal") is not None:
-        word = f"signal {result.get('signal')}"
-    else:
-        word = "ok" if result.get("exit_code") == 0 else "failed"
-    parts = [word, f"exit {e(result.get('exit_code'))}", _duration(result.get("wall_s"))]
-    if isinstance(result.get("peak_memory_mb"), int | float):
-        parts.append(f"{result['peak_memory_mb']:.0f} MB")
-    if result.get("reused_from"):
-        parts.append(f"reused from {result['reused_from']} (identical program, not run again)")
+    try:
+        result = from_data(data, ExecutionResult)
+    except Exception:  # a journal of another version, or damaged
+        return "unreadable result"
+    outcome = result.outcome
+    word = RUN_OUTCOME_LABELS.get(outcome, outcome)
+    if outcome == "signal":
+        word = f"signal {result.signal}"
+    parts = [word]
+    if result.exit_code is not None:
+        parts.append(f"exit {result.exit_code}")
+    parts.append(_duration(result.wall_s))
+    if result.peak_memory_mb is not None:
+        parts.append(f"{result.peak_memory_mb:.0f} MB")
+    if result.gpu_devices:
+        parts.append(f"GPU {'+'.join(result.gpu_devices)}")
+    if result.gpu_peak_memory_mb is not None:
+        parts.append(f"{result.gpu_peak_memory_mb:.0f} MiB GPU peak")
+    if result.gpu_utilization is not None:
+        parts.append(f"{result.gpu_utilization:.0f}% GPU utilisation")
+    if result.reused_from:
+        parts.append(f"reused from {result.reused_from} (identical program, not run again)")
     return ", ".join(parts)
 
 
@@ -678,8 +777,41 @@ def _outputs(step: Step, run: RunView) -> str:
     )
 
 
+def _unfinished_label(run: RunView) -> str:
+    return "not finished (cut off)" if run.ended else "in flight"
+
+
+def _comparison(step: Step, run: RunView) -> str:
+    """The step's score against what it was compared with (its trace's best before it, or its
+    parent), and the difference, read in the metric's direction."""
+    if step.outcome == "running" or step.buggy or step.score is None:
+        return ""
+    if run.has_traces:
+        if step.reference_id is None:
+            return f"first valid step of trace {e(step.trace)}"
+        what = "trace best"
+    else:
+        if step.reference_id is None:
+            return "a draft: no parent to compare with" if not step.parents else ""
+        if step.reference_score is None:
+            return f"parent {_link(step.reference_id, run)} was buggy"
+        what = "parent"
+    reference = step.reference_score
+    if reference is None or not math.isfinite(step.score - reference):
+        return ""
+    delta = step.score - reference
+    gain = -delta if run.metric.lower_is_better else delta
+    verdict = "better" if gain > 0 else "worse" if gain < 0 else "equal"
+    sign = "+" if delta > 0 else "-" if delta < 0 else "±"
+    return (
+        f"vs {what} {_link(step.reference_id, run)} ({e(fmt(reference))}): "
+        f'<span class="d-{verdict}">{sign}{e(fmt(abs(delta), 4))}, {verdict}</span>'
+    )
+
+
 def _step(step: Step, run: RunView) -> str:
-    label = OUTCOME_LABELS.get(step.outcome, step.outcome)
+    running = step.outcome == "running"
+    label = _unfinished_label(run) if running else OUTCOME_LABELS.get(step.outcome, step.outcome)
     badges = _badge(label, step.outcome) + (" " + _badge("final", "final") if step.final else "")
     if step.new_best and step.outcome != "improved":
         badges += ' <span class="muted">new global best</span>'
@@ -688,59 +820,93 @@ def _step(step: Step, run: RunView) -> str:
         meta.append(f"trace {e(step.trace)}")
     if step.parents:
         meta.append("from " + ", ".join(e(p) for p in step.parents))
+    if running and step.started_s is not None:
+        meta.append(f"started at {_duration(step.started_s)}")
     if step.elapsed_s is not None:
         meta.append(f"at {_duration(step.elapsed_s)}")
     usage = step.node.get("usage") or {}
     if usage.get("calls"):
         tokens = int(usage.get("input_tokens", 0)) + int(usage.get("output_tokens", 0))
-        meta.append(f"{usage['calls']} LLM calls, {tokens:,} tokens, ${usage.get('usd', 0):.4f}")
-    score = "buggy" if step.buggy and step.score is None else fmt(step.score)
+        meta.append(f"{usage['calls']} LLM calls, {tokens:,} tokens, {_usd(usage.get('usd', 0))}")
+    if step.score is None:
+        score = ""  # the badge says why: buggy, or not finished
+    else:
+        score = f"<b>{e(fmt(step.score))}</b>" + (" (not counted)" if step.buggy else "")
+    comparison = _comparison(step, run)
+    if comparison:
+        score += f' <span class="vs">{comparison}</span>'
     chosen = ((step.direction or {}).get("chosen") or {}).get("statement")
     hyp = f'<span class="hyp">{e(chosen)}</span>' if chosen else ""
     classes = f"step o-{step.outcome}" + (" final" if step.final else "")
-    body = [
-        '<div class="body">',
-        f"<p>Step {step.number}: node {e(step.id)}"
-        + (f" (proposal {e(step.proposal_id)})" if step.proposal_id != step.id else "")
-        + ", parents "
-        + (", ".join(_link(p, run) for p in step.parents) if step.parents else "none")
-        + f"; validation {e(run.metric.name)} <b>{e(fmt(step.score))}</b>.</p>",
-    ]
-    if step.node.get("error"):
-        body.append("<h3>Step error</h3>" + _pre(str(step.node["error"]), "wrap"))
-    plan = step.candidate.get("plan")
-    if plan:
-        body.append("<h3>Plan</h3>" + _pre(str(plan), "wrap"))
-    body.append(_diagnosis(step))
-    body.append(_verdicts(step))
-    result = step.node.get("result")
-    if result:
-        body.append(f'<p class="muted">Last run: {e(_run_line(result))}</p>')
-        for note in result.get("notes") or ():
-            body.append(f'<p class="muted">Executor note: {e(note)}</p>')
-    if step.node.get("analysis"):
-        body.append("<h3>Analysis</h3>" + _pre(str(step.node["analysis"]), "wrap"))
-    body.append(_diff(step, run))
-    body.append(_outputs(step, run))
+    number = "" if running else f"#{step.number} "
+    body = ['<div class="body">', _step_intro(step, run, comparison)]
+    if running:
+        body.append(_diagnosis(step))
+    else:
+        if step.node.get("error"):
+            body.append("<h3>Step error</h3>" + _pre(str(step.node["error"]), "wrap"))
+        plan = step.candidate.get("plan")
+        if plan:
+            body.append("<h3>Plan</h3>" + _pre(str(plan), "wrap"))
+        body.append(_diagnosis(step))
+        body.append(_verdicts(step))
+        result = step.node.get("result")
+        if result:
+            body.append(f'<p class="muted">Last run: {e(_run_line(result))}</p>')
+            for note in result.get("notes") or ():
+                body.append(f'<p class="muted">Executor note: {e(note)}</p>')
+        if step.node.get("analysis"):
+            body.append("<h3>Analysis</h3>" + _pre(str(step.node["analysis"]), "wrap"))
+        body.append(_diff(step, run))
+        body.append(_outputs(step, run))
     body.append("</div>")
     return (
         f'<details class="{classes}" id="{anchor(step.id)}" data-outcome="{e(step.outcome)}">'
-        f"<summary><b>#{step.number} {e(step.id)}</b> {badges} "
-        f"<b>{e(score)}</b>"
+        f"<summary><b>{number}{e(step.id)}</b> {badges} {score}"
         f'<span class="meta">{" · ".join(meta)}</span>{hyp}</summary>'
         + "".join(body)
         + "</details>"
     )
 
 
+def _step_intro(step: Step, run: RunView, comparison: str) -> str:
+    parents = ", ".join(_link(p, run) for p in step.parents) if step.parents else "none"
+    if step.outcome == "running":
+        if run.ended:
+            state = "The run stopped before this step finished: it is not counted."
+            if run.lifecycle[-1].get("type") == "run_paused":
+                state += " Resuming the run starts it again."
+        else:
+            state = (
+                "Started, not finished at the last journal entry: still running, or the run "
+                "was killed."
+            )
+        started = f" at {_duration(step.started_s)}" if step.started_s is not None else ""
+        return (
+            f"<p>Proposal {e(step.id)}, parents {parents}; started{started} of run time. "
+            f"{state} What its reasoning journaled so far is below.</p>"
+        )
+    proposal = f" (proposal {e(step.proposal_id)})" if step.proposal_id != step.id else ""
+    if step.score is None:
+        score = "no validation score"
+    else:
+        score = f"validation {e(run.metric.name)} <b>{e(fmt(step.score))}</b>"
+    return (
+        f"<p>Step {step.number}: node {e(step.id)}{proposal}, parents {parents}; {score}"
+        + (f"; {comparison}" if comparison else "")
+        + ".</p>"
+    )
+
+
 def _steps_section(run: RunView) -> str:
-    if not run.steps:
-        return '<section id="steps"><h2>Steps</h2><p class="empty">No finished step.</p></section>'
+    if not run.steps and not run.unfinished:
+        return '<section id="steps"><h2>Steps</h2><p class="empty">No step yet.</p></section>'
     outcomes = ("accepted", "rejected") if run.has_traces else ("improved", "valid")
     buttons = [
         ("all", "all"),
         *((o, OUTCOME_LABELS[o]) for o in outcomes),
         ("buggy", "buggy"),
+        *([("running", _unfinished_label(run))] if run.unfinished else []),
         ("final", "final"),
     ]
     toolbar = (
@@ -753,12 +919,21 @@ def _steps_section(run: RunView) -> str:
         + '<button type="button" data-expand="open">expand all</button>'
         '<button type="button" data-expand="close">collapse all</button></div>'
     )
+    unfinished = ""
+    if run.unfinished:
+        unfinished = (
+            f'<p class="muted">Started, not finished ({len(run.unfinished)}): '
+            f"{e(_unfinished_label(run))}.</p>" + "".join(_step(s, run) for s in run.unfinished)
+        )
     return (
         '<section id="steps"><h2>Steps</h2>'
         '<p class="muted">In the order they finished. Open a step for its diagnosis, validator '
-        "verdicts, code diff and output.</p>"
+        "verdicts, code diff and output. Each step's score is compared with "
+        + ("its trace's best before it" if run.has_traces else "its parent's")
+        + ".</p>"
         + toolbar
         + "".join(_step(step, run) for step in run.steps)
+        + unfinished
         + "</section>"
     )
 
@@ -802,7 +977,7 @@ def render(run: RunView, *, generated: float | None = None) -> str:
             ("final", "Final choice"),
             ("grading", "Grading"),
             ("llm", "LLM"),
-            ("steps", f"Steps ({len(run.steps)})"),
+            ("steps", f"Steps ({len(run.steps) + len(run.unfinished)})"),
             ("config", "Configuration"),
         )
     )
@@ -825,7 +1000,7 @@ def render(run: RunView, *, generated: float | None = None) -> str:
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>gome report: {e(run.run_id)}</title>"
         f"<style>{CSS}</style></head><body>"
-        f'<nav><main style="padding:0 24px">{nav}</main></nav><main>'
+        f'<nav><div class="nav">{nav}</div></nav><main>'
         f"{body}"
         f"<footer>Generated by gome from {e(run.path.name)}/journal.jsonl on {e(stamp)}. "
         "Self-contained: this file loads nothing from the network.</footer>"

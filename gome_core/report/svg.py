@@ -46,11 +46,31 @@ def fmt(value: float | None, digits: int = 5) -> str:
 
 
 def _node_title(step: Step) -> str:
-    score = "buggy" if step.buggy else f"score {fmt(step.score)}"
     trace = f", trace {step.trace}" if step.trace is not None else ""
+    if step.outcome == "running":
+        return f"not finished: {step.id} ({step.operator}{trace})"
+    if step.score is None:
+        score = "no score"
+    else:
+        score = f"score {fmt(step.score)}" + (" (not counted)" if step.buggy else "")
     return f"step {step.number}: {step.id} ({step.operator}{trace}), {score}, {step.outcome}" + (
         ", final choice" if step.final else ""
     )
+
+
+def _shape(step: Step, x: float, y: float) -> str:
+    """A tree node's mark: its shape tells the outcome apart without colour (a circle for
+    accepted / new best, a diamond for rejected / no gain, a crossed square for buggy, a
+    dashed ring for a step not finished)."""
+    cls = f"dot o-{step.outcome}"
+    if step.outcome in ("rejected", "valid"):
+        return f'<path class="{cls}" d="M{x:.1f},{y - 9:.1f}l9,9l-9,9l-9,-9z"/>'
+    if step.outcome == "buggy":
+        return (
+            f'<rect class="{cls}" x="{x - 7:.1f}" y="{y - 7:.1f}" width="14" height="14"/>'
+            f'<path class="cross" d="M{x - 4:.1f},{y - 4:.1f}l8,8m0,-8l-8,8"/>'
+        )
+    return f'<circle class="{cls}" cx="{x:.1f}" cy="{y:.1f}" r="8"/>'
 
 
 # --------------------------------------------------------------------------- the tree
@@ -58,11 +78,12 @@ def _node_title(step: Step) -> str:
 
 def tree_svg(run: RunView) -> str:
     """The trace trees (one per trace) or the search tree, left to right from the drafts."""
-    if not run.steps:
-        return '<p class="empty">No finished step yet.</p>'
-    known = run.by_id
+    nodes = [*run.steps, *run.unfinished]
+    if not nodes:
+        return '<p class="empty">No step yet.</p>'
+    known = {step.id for step in nodes}
     children: dict[str | None, list[Step]] = {}
-    for step in run.steps:
+    for step in nodes:
         parent = next((p for p in step.parents if p in known), None)
         children.setdefault(parent, []).append(step)
 
@@ -127,7 +148,7 @@ def tree_svg(run: RunView) -> str:
             f'<rect class="root" x="{left - 6}" y="{ry - 6:.1f}" width="12" height="12"/>'
             f'<text class="group" x="{left}" y="{ry - 12:.1f}" text-anchor="middle">root</text>'
         )
-    for step in run.steps:
+    for step in nodes:
         x, y = pos[step.id]
         first = True
         for parent in step.parents:
@@ -141,15 +162,16 @@ def tree_svg(run: RunView) -> str:
                 f'{mid:.1f},{y:.1f} {x - 8:.1f},{y:.1f}"/>'
             )
             first = False
-    for step in run.steps:
+    for step in nodes:
         x, y = pos[step.id]
         final = f' <circle class="final-ring" cx="{x:.1f}" cy="{y:.1f}" r="11.5"/>'
+        cls = "node running" if step.outcome == "running" else "node"
         out.append(
-            f'<a class="node" href="#{anchor(step.id)}" data-node="{escape(step.id)}">'
+            f'<a class="{cls}" href="#{anchor(step.id)}" data-node="{escape(step.id)}">'
             f"<title>{escape(_node_title(step))}</title>"
             + (final if step.final else "")
-            + f'<circle class="dot o-{step.outcome}" cx="{x:.1f}" cy="{y:.1f}" r="8"/>'
-            f'<text class="label" x="{x:.1f}" y="{y - 12:.1f}" text-anchor="middle">'
+            + _shape(step, x, y)
+            + f'<text class="label" x="{x:.1f}" y="{y - 12:.1f}" text-anchor="middle">'
             f"{escape(step.id)}</text></a>"
         )
     out.append("</svg>")
@@ -159,12 +181,16 @@ def tree_svg(run: RunView) -> str:
 # --------------------------------------------------------------------------- the chart
 
 
-def _nice_ticks(lo: float, hi: float, count: int = 5) -> list[float]:
-    if hi <= lo:
-        return [lo]
+def _nice_step(lo: float, hi: float, count: int = 5) -> float:
     raw = (hi - lo) / count
     magnitude = 10 ** math.floor(math.log10(raw))
-    step = next(m * magnitude for m in (1, 2, 2.5, 5, 10) if m * magnitude >= raw)
+    return next(m * magnitude for m in (1, 2, 2.5, 5, 10) if m * magnitude >= raw)
+
+
+def _nice_ticks(lo: float, hi: float, count: int = 5, step: float | None = None) -> list[float]:
+    if hi <= lo:
+        return [lo]
+    step = step or _nice_step(lo, hi, count)
     first = math.ceil(lo / step) * step
     ticks = []
     value = first
@@ -216,10 +242,12 @@ def score_chart(run: RunView, width: int = 1150, height: int = 320) -> str:
                 lo = min(v for v in values if v >= q1 - spread)
     if hi == lo:
         pad = abs(hi) * 0.05 or 1.0
-        lo, hi = lo - pad, hi + pad
     else:
-        pad = (hi - lo) * 0.08
-        lo, hi = lo - pad, hi + pad
+        pad = (hi - lo) * 0.04
+    lo, hi = lo - pad, hi + pad
+    # The axis ends on ticks, so labels frame every plotted score (the bests included).
+    y_step = _nice_step(lo, hi)
+    lo, hi = math.floor(lo / y_step) * y_step, math.ceil(hi / y_step) * y_step
     clipped = any(v < lo or v > hi for v in values)
 
     def x_of(number: float) -> float:
@@ -228,12 +256,14 @@ def score_chart(run: RunView, width: int = 1150, height: int = 320) -> str:
     def y_of(score: float) -> float:
         return mt + (hi - min(hi, max(lo, score))) / (hi - lo) * ph
 
+    worse_y = mt + 6 if metric.lower_is_better else mt + ph - 6
+
     out = [
         f'<svg class="chart" xmlns="http://www.w3.org/2000/svg" width="{width}" '
         f'height="{height}" viewBox="0 0 {width} {height}" role="img" '
         f'aria-label="validation {escape(metric.name)} per step">'
     ]
-    for tick in _nice_ticks(lo, hi):
+    for tick in _nice_ticks(lo, hi, step=y_step):
         y = y_of(tick)
         out.append(
             f'<line class="grid" x1="{ml}" x2="{ml + pw}" y1="{y:.1f}" y2="{y:.1f}"/>'
@@ -257,6 +287,17 @@ def score_chart(run: RunView, width: int = 1150, height: int = 320) -> str:
         f'text-anchor="middle">validation {escape(metric.name)} '
         f"({'lower' if metric.lower_is_better else 'higher'} is better)</text>"
     )
+    resumes = [
+        ev.get("steps")
+        for ev in run.lifecycle
+        if ev.get("type") == "run_resumed" and isinstance(ev.get("steps"), int)
+    ]
+    for steps_before in resumes:  # the steps finished before a resume, then those after it
+        x = x_of(steps_before + 0.5)
+        out.append(
+            f'<line class="resume" x1="{x:.1f}" x2="{x:.1f}" y1="{mt}" y2="{mt + ph}"/>'
+            f'<text class="tick" x="{x + 3:.1f}" y="{mt + ph - 4}">resumed</text>'
+        )
     legend: list[str] = []
     for label, colour, steps in _series(run):
         best: float | None = None
@@ -278,7 +319,7 @@ def score_chart(run: RunView, width: int = 1150, height: int = 320) -> str:
             title = f"<title>{escape(_node_title(step))}</title>"
             href = f'href="#{anchor(step.id)}"'
             if not _plotted(step):
-                y = mt + ph - 6
+                y = worse_y  # in the margin of bad scores, like the off-scale triangles
                 out.append(
                     f'<a class="point" {href}>{title}<path class="buggy-mark" '
                     f'd="M{x - 4:.1f},{y - 4:.1f}l8,8m0,-8l-8,8"/></a>'
@@ -310,8 +351,11 @@ def score_chart(run: RunView, width: int = 1150, height: int = 320) -> str:
     out.append("</svg>")
     notes = (
         '<span class="key"><i class="hollow"></i>rejected / no gain</span>'
-        '<span class="key"><i class="cross">×</i>buggy</span>'
+        f'<span class="key"><i class="cross">×</i>buggy (on the worse edge, '
+        f"{'top' if metric.lower_is_better else 'bottom'})</span>"
         '<span class="key"><i class="ring"></i>final choice</span>'
         '<span class="key">line: best so far</span>'
     ) + ('<span class="key">▲ off the scale (title shows the score)</span>' if clipped else "")
+    if resumes:
+        notes += '<span class="key">dashed line: the run was resumed there</span>'
     return "".join(out) + f'<div class="legend">{"".join(legend)}{notes}</div>'

@@ -180,3 +180,83 @@ def test_clicking_a_tree_node_opens_its_step_and_filters_work(browser, pages, re
     )
     assert shown["outcomes"] == ["buggy"] * 4 and shown["open"] and shown["all"] == 9
     assert browser.errors() == []
+
+
+def test_long_output_lines_stay_inside_their_column(browser, report_runs, copy_run, tmp_path):
+    run_dir = copy_run(report_runs["gome"])
+    step = next(s for s in load_run(run_dir).steps if s.outcome == "accepted")
+    (run_dir / "nodes" / step.id / "stdout.txt").write_text("epoch 1 " + "x" * 5000 + "\n")
+    page = write_report(run_dir, tmp_path / "long.html")
+    _open(browser, page)
+    sizes = browser.evaluate(
+        """(() => {
+        const step = document.getElementById(STEP);
+        step.open = true;
+        const main = document.querySelector('main').getBoundingClientRect();
+        const panes = [...step.querySelectorAll('.grid2 > div')]
+          .map(d => d.getBoundingClientRect());
+        return {page: document.documentElement.scrollWidth, view: window.innerWidth,
+                right: main.right, panes: panes.map(p => [p.left, p.right])};
+        })()""".replace("STEP", json.dumps(anchor(step.id)))
+    )
+    assert sizes["page"] <= sizes["view"], sizes  # no sideways scroll for the whole page
+    (left_a, right_a), (left_b, right_b) = sizes["panes"]
+    assert right_a <= left_b and right_b <= sizes["right"], sizes  # stderr stays on the page
+    assert right_a - left_a == pytest.approx(right_b - left_b, abs=1)  # two equal columns
+
+
+def test_outcomes_differ_in_shape_not_only_in_colour(browser, pages):
+    _open(browser, pages["gome"])
+    shapes = browser.evaluate(
+        """(() => {
+        const shapes = {};
+        document.querySelectorAll('svg.tree .dot').forEach(d => {
+          (shapes[d.classList[1]] = shapes[d.classList[1]] || new Set()).add(d.tagName);
+        });
+        const legend = {};
+        document.querySelectorAll('#tree .legend i').forEach(i => {
+          const s = getComputedStyle(i);
+          legend[i.className] = [s.borderRadius, s.transform, s.content || ''].join(' ');
+          legend[i.className] += ' ' + getComputedStyle(i, '::after').content;
+        });
+        return {tree: Object.fromEntries(Object.entries(shapes).map(([k, v]) => [k, [...v]])),
+                legend};
+        })()"""
+    )
+    assert shapes["tree"] == {"o-accepted": ["circle"], "o-rejected": ["path"], "o-buggy": ["rect"]}
+    legend = shapes["legend"]
+    assert len({legend["o-accepted"], legend["o-rejected"], legend["o-buggy"]}) == 3, legend
+
+
+def test_opening_a_step_a_filter_hides_resets_the_filter(browser, pages, report_runs):
+    accepted = next(s.id for s in load_run(report_runs["gome"]).steps if s.outcome == "accepted")
+    _open(browser, pages["gome"])
+    state = browser.evaluate(
+        """(async () => {
+        document.querySelector('[data-filter="buggy"]').click();
+        const target = document.getElementById(TARGET);
+        const hiddenBefore = target.hidden;
+        document.querySelector('svg.tree a.node[data-node=NODE]')
+          .dispatchEvent(new MouseEvent('click', {bubbles: true, cancelable: true}));
+        await new Promise(r => setTimeout(r, 100));
+        const active = [...document.querySelectorAll('.toolbar button.active')];
+        return {
+          hiddenBefore, open: target.open, hidden: target.hidden,
+          active: active.map(b => b.dataset.filter),
+          pressed: [...document.querySelectorAll('[aria-pressed="true"]')]
+            .map(b => b.dataset.filter),
+          shown: [...document.querySelectorAll('details.step')].filter(d => !d.hidden).length,
+        };
+        })()""".replace("NODE", json.dumps(accepted)).replace(
+            "TARGET", json.dumps(anchor(accepted))
+        )
+    )
+    assert state == {
+        "hiddenBefore": True,
+        "open": True,
+        "hidden": False,
+        "active": ["all"],
+        "pressed": ["all"],
+        "shown": 9,
+    }
+    assert browser.errors() == []

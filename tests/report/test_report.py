@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import html
 import json
 import re
 from pathlib import Path
@@ -17,8 +18,9 @@ from gome_core.errors import UsageError
 from gome_core.journal import Journal
 from gome_core.report import load_run, render_report, write_report
 from gome_core.report.assets import JS
-from gome_core.report.svg import anchor
+from gome_core.report.svg import anchor, fmt
 from tests.report.hostile_plugin import ATTR, IMG, PAYLOAD
+from tests.report.synthetic import SyntheticRun
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -274,3 +276,266 @@ def test_the_guide_example_runs(report_runs, copy_run, tmp_path, monkeypatch, ca
     out = capsys.readouterr().out.splitlines()
     assert out[0].startswith("toy-mae-toy-") and "9 steps, best mae" in out[0]
     assert len(out) == 10 and (tmp_path / "runs" / "my-run" / "report.html").is_file()
+
+
+# --------------------------------------------------------------------------- what each part says
+
+
+def _text(fragment: str) -> str:
+    """The text of an HTML fragment, as a reader sees it (tags gone, spaces collapsed)."""
+    return re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", " ", fragment))).strip()
+
+
+def _section(page: str, name: str) -> str:
+    return page.split(f'<section id="{name}">')[1].split("</section>")[0]
+
+
+def _card(page: str, key: str) -> tuple[str, str]:
+    """The value and the detail of the summary card called ``key``."""
+    for k, v, d in re.findall(
+        r'<div class="card"><div class="k">(.*?)</div><div class="v">(.*?)</div>'
+        r'<div class="d">(.*?)</div></div>',
+        page,
+    ):
+        if _text(k) == key:
+            return _text(v), _text(d)
+    raise AssertionError(f"no card {key!r}")
+
+
+def _step_summary(page: str, node_id: str) -> str:
+    part = page.split(f'id="{anchor(node_id)}"')[1]
+    return _text(part.split("<summary>")[1].split("</summary>")[0])
+
+
+def _rewrite(run_dir: Path, change) -> None:
+    """Rewrite a copied run's journal: ``change`` takes the events and returns the new ones."""
+    path = run_dir / "journal.jsonl"
+    events = change(list(Journal.read(path)))
+    for seq, event in enumerate(events):
+        event["seq"] = seq
+    path.write_text("".join(json.dumps(event) + "\n" for event in events))
+
+
+def test_the_final_choice_says_whether_it_was_re_validated(report_runs, copy_run, gome_html):
+    value, detail = _card(gome_html, "final choice")
+    assert detail.startswith("re-validated mean ")
+    assert "fresh splits" in _text(_section(gome_html, "final"))
+
+    # engine.final_top_k = 1: the one candidate keeps its score from the run, nothing more.
+    run_dir = copy_run(report_runs["gome"])
+    chosen = load_run(run_dir).by_id[value]
+
+    def no_revalidation(events):
+        for event in events:
+            if event["type"] == "final_choice":
+                event["seeds"] = []
+                event["candidates"] = [
+                    {"node_id": value, "scores": [chosen.score], "mean": chosen.score}
+                ]
+        return events
+
+    _rewrite(run_dir, no_revalidation)
+    page = render_report(run_dir)
+    assert _card(page, "final choice") == (
+        value,
+        f"validation mae {fmt(chosen.score)} (not re-validated)",
+    )
+    final = _section(page, "final")
+    assert "Not re-validated" in _text(final) and "mean" not in _text(final)
+    assert ">mean</th>" not in final and f">{fmt(chosen.score)}<" in final
+
+
+@pytest.mark.parametrize(("per_call", "shown"), [(0.075 / 9, "$0.0750"), (0.0004, "$0.0036")])
+def test_dollar_amounts_read_the_same_everywhere_even_small_ones(
+    report_runs, copy_run, per_call, shown
+):
+    run_dir = copy_run(report_runs["gome"])
+
+    def cost(events):
+        for event in events:
+            if event["type"] == "llm_call":
+                event["usage"]["usd"] = per_call
+            elif event["type"] == "run_finished":
+                event["usage"]["usd"] = per_call * 9
+        return events
+
+    _rewrite(run_dir, cost)
+    page = render_report(run_dir)
+    assert _card(page, "LLM")[0] == shown  # not "$0.07", not "$0.00"
+    cells = re.findall(r"<td class=num>(\$[^<]*)</td>", _section(page, "llm"))
+    assert cells[-1] == shown and all(re.fullmatch(r"\$\d+\.\d{4}", c) for c in cells)
+
+
+def _tree_run(tmp_path: Path, lower_is_better: bool, scores: dict[str, float]) -> Path:
+    """Two drafts A and B; C improves A, D improves B (a tree search)."""
+    run = SyntheticRun(tmp_path / "tree", lower_is_better=lower_is_better)
+    run.finish("A", scores["A"], at=1, new_best=True)
+    run.finish("B", scores["B"], at=2, new_best=True)
+    run.finish("C", scores["C"], at=3, operator="improve", parents=["A"])
+    run.finish("D", scores["D"], at=4, operator="improve", parents=["B"])
+    return run.write()
+
+
+@pytest.mark.parametrize(
+    ("lower_is_better", "scores", "c_says", "d_says"),
+    [
+        # C beats its parent by 20 but is no new best of the run: "valid", and 20 better.
+        (True, {"A": 300, "B": 250, "C": 280, "D": 260}, "-20, better", "+10, worse"),
+        (False, {"A": 0.7, "B": 0.9, "C": 0.8, "D": 0.85}, "+0.1, better", "-0.05, worse"),
+    ],
+)
+def test_each_step_shows_its_score_against_its_parent(
+    tmp_path, lower_is_better, scores, c_says, d_says
+):
+    page = render_report(_tree_run(tmp_path, lower_is_better, scores))
+    c, d = _step_summary(page, "C"), _step_summary(page, "D")
+    assert c.startswith("#3 C valid ") and f"vs parent A ({fmt(scores['A'])}): {c_says}" in c
+    assert f"vs parent B ({fmt(scores['B'])}): {d_says}" in d
+    assert "a draft: no parent to compare with" in _step_summary(page, "A")
+
+
+def test_each_gome_step_shows_its_score_against_its_traces_best(report_runs, gome_html):
+    run = load_run(report_runs["gome"])
+    best: dict[int, tuple[str, float]] = {}
+    checked = set()
+    for step in run.steps:
+        summary = _step_summary(gome_html, step.id)
+        if step.buggy:
+            assert " vs " not in summary
+            continue
+        if step.trace not in best:
+            assert f"first valid step of trace {step.trace}" in summary
+        else:
+            ref_id, ref = best[step.trace]
+            verdict = "better" if step.score < ref else "worse"  # mae: lower is better
+            delta = f"{'+' if step.score > ref else '-'}{fmt(abs(step.score - ref), 4)}"
+            assert f"vs trace best {ref_id} ({fmt(ref)}): {delta}, {verdict}" in summary
+            checked.add(step.outcome)
+        if step.outcome == "accepted":
+            best[step.trace] = (step.id, step.score)
+    assert checked == {"accepted", "rejected"}
+
+
+def _in_flight_run(tmp_path: Path) -> SyntheticRun:
+    run = SyntheticRun(tmp_path / "run")
+    run.start("t0-000", at=0, trace=0).reasoning("t0-000", "Start with trees", at=1, trace=0)
+    run.finish("t0-000", 300.0, at=10, trace=0, new_best=True)
+    run.start("t0-001", at=10, operator="step", trace=0, parents=["t0-000"])
+    run.reasoning("t0-001", "Regularise the trees <b>", at=100, trace=0)
+    return run
+
+
+def test_a_step_in_flight_shows_with_its_reasoning_and_elapsed_says_what_it_is(tmp_path):
+    run = _in_flight_run(tmp_path)
+    page = render_report(run.write())
+    section = page.split(f'id="{anchor("t0-001")}"')[1].split("</details>")[0]
+    assert '<details class="step o-running" id="step-t0-001" data-outcome="running">' in page
+    assert _step_summary(page, "t0-001").startswith("t0-001 in flight step · trace 0")
+    assert "Regularise the trees &lt;b&gt;" in section  # the journaled reasoning, escaped
+    assert "Started, not finished at the last journal entry" in _text(section)
+    assert 'class="node running" href="#step-t0-001"' in page
+    assert _card(page, "finished steps") == ("1", "1 accepted, 0 rejected, 0 buggy; 1 in flight")
+    # The last event came 90 s after the last finished step, at 10 s.
+    value, detail = _card(page, "elapsed")
+    assert value == "100.0 s" and "run time up to the last journal entry" in detail
+
+    run.add("run_paused", at=101, reason="interrupted by Ctrl-C", steps=1, elapsed_s=101.0)
+    page = render_report(run.write())
+    assert _step_summary(page, "t0-001").startswith("t0-001 not finished (cut off)")
+    assert "Resuming the run starts it again" in page
+    assert _card(page, "status") == ("paused", "interrupted by Ctrl-C")
+    assert _card(page, "elapsed") == ("101.0 s", "run time until it was paused")
+
+
+def test_an_execution_outcome_is_the_result_types_own_with_gpu_telemetry(tmp_path):
+    run = SyntheticRun(tmp_path / "run")
+    oom = ExecutionResult(
+        exit_code=1,
+        wall_s=3.0,
+        stderr_tail="torch.OutOfMemoryError: CUDA out of memory",
+        gpu_out_of_memory=True,
+        gpu_devices=("0", "1"),
+        gpu_peak_memory_mb=80_123.4,
+        gpu_utilization=97.2,
+    )
+    run.finish("t0-000", None, at=5, trace=0, result=oom)
+    run.finish("t0-001", 1.0, at=6, trace=0, result=ExecutionResult(exit_code=0, wall_s=2.0))
+    page = render_report(run.write())
+    assert oom.outcome == "gpu-oom"
+    assert (
+        "Last run: GPU out of memory, exit 1, 3.0 s, GPU 0+1, 80123 MiB GPU peak, "
+        "97% GPU utilisation" in page
+    )
+    assert "Last run: failed" not in page and "Last run: ok, exit 0, 2.0 s<" in page
+
+
+def _chart(page: str) -> str:
+    return page.split('<svg class="chart"')[1].split("</svg>")[0]
+
+
+@pytest.mark.parametrize("lower_is_better", [True, False])
+def test_the_score_chart_frames_the_bests_and_puts_buggy_steps_on_the_worse_side(
+    tmp_path, lower_is_better
+):
+    # The scores of a real run whose lowest axis label (260) sat above its best (255.26).
+    scores = [283.24, 276.1, 267.84, 255.74, 321.46, 255.26]
+    if not lower_is_better:
+        scores = [-s for s in scores]
+    run = SyntheticRun(tmp_path / "run", lower_is_better=lower_is_better)
+    for number, score in enumerate(scores):
+        run.finish(f"t0-{number:03d}", score, at=number + 1, trace=0)
+    run.finish("t0-009", None, at=9, trace=0, result=ExecutionResult(exit_code=1))
+    chart = _chart(render_report(run.write()))
+    ticks = [float(t) for t in re.findall(r'class="tick" x="58" [^>]*>([^<]+)<', chart)]
+    assert min(ticks) <= min(scores) and max(ticks) >= max(scores), ticks
+    top, height = (
+        float(v)
+        for v in re.search(
+            r'class="frame" x="64" y="([\d.]+)" width="\d+" '
+            r'height="([\d.]+)"',
+            chart,
+        ).groups()
+    )
+    mark_y = float(re.search(r'class="buggy-mark" d="M[\d.]+,([\d.]+)', chart).group(1)) + 4
+    # Lower is better: bad scores go up, and so does the buggy mark; else both go down.
+    worse = top + 0.1 * height if lower_is_better else top + 0.9 * height
+    assert mark_y < worse if lower_is_better else mark_y > worse
+
+
+def test_pauses_and_resumes_show_in_the_timeline_and_the_chart(report_runs, copy_run):
+    run_dir = copy_run(report_runs["gome"])
+
+    def pause_after_four(events):
+        at = [i for i, e in enumerate(events) if e["type"] == "step_finished"][3]
+        fourth = events[at]
+        if events[at + 1]["type"] == "new_best":
+            at += 1
+        common = {"schema": 1, "steps": 4, "elapsed_s": fourth["elapsed_s"]}
+        paused = {"type": "run_paused", "time": fourth["time"] + 1, **common}
+        resumed = {"type": "run_resumed", "time": fourth["time"] + 3600, **common}
+        paused["reason"] = "interrupted by Ctrl-C"
+        return [*events[: at + 1], paused, resumed, *events[at + 1 :]]
+
+    _rewrite(run_dir, pause_after_four)
+    page = render_report(run_dir)
+    timeline = _text(_section(page, "summary").split('class="timeline">')[1])
+    assert re.search(
+        r"started .* → paused .* after 4 steps: interrupted by Ctrl-C → resumed .*, 4 steps "
+        r"replayed → finished .* \(budget\)",
+        timeline,
+    ), timeline
+    assert _card(page, "status")[0] == "budget spent"
+    assert _card(page, "elapsed")[1] == "run time, start to finish (pauses not counted)"
+    assert _chart(page).count('class="resume"') == 1
+    assert "Timeline" not in render_report(report_runs["gome"])  # no pause: no timeline
+
+
+def test_one_main_and_no_stuttering_labels(gome_html, tree_html):
+    for page in (gome_html, tree_html):
+        assert page.count("<main") == 1
+        summaries = [_text(s) for s in re.findall(r"<summary>(.*?)</summary>", page)]
+        assert not any(re.search(r"\bbuggy buggy\b", s) for s in summaries)
+        titles = re.findall(r"<title>([^<]*)</title>", page)
+        assert not any("buggy, buggy" in t for t in titles)
+    summaries = [_text(s) for s in re.findall(r"<summary>(.*?)</summary>", gome_html)]
+    assert sum(re.match(r"#\d+ \S+ buggy ", s) is not None for s in summaries) == 4
