@@ -156,3 +156,15 @@ def journal_event(run: RunInfo, event: Mapping[str, Any]) -> None:
 @hookspec
 def run_finished(run: RunInfo, status: str) -> None:
     """A run ended; ``status`` is ``completed``, ``budget``, ``interrupted`` or ``failed``."""
+
+
+@hookspec
+def run_graded(run: RunInfo, grading: Mapping[str, Any]) -> None:
+    """A finished run's submission was graded (after :func:`run_finished`, in the same process).
+
+    ``grading`` is the grader's report, as written to the run directory's ``grading.json``:
+    ``score``, ``valid_submission``, the medal flags (``any_medal``, ``gold_medal``,
+    ``silver_medal``, ``bronze_medal``, ``above_median``), the thresholds and ``reason``. Called by
+    :func:`gome_core.engine.launch.grade_run` (``gome run``, ``gome resume`` and study cells);
+    not called when the competition has no answers to grade against.
+    """

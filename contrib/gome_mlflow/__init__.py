@@ -6,7 +6,8 @@ server or store::
     export GOME_MLFLOW_TRACKING_URI=http://127.0.0.1:5000   # or MLFLOW_TRACKING_URI
     export GOME_MLFLOW_EXPERIMENT=penguins                  # default: "gome"
 
-With neither set, the plugin does nothing. See ``docs/mlflow.md``.
+With only the experiment set, runs go to a local file store, ``./mlruns``. With neither set, the
+plugin does nothing. See ``docs/mlflow.md``.
 """
 
 from __future__ import annotations

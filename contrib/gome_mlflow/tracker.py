@@ -11,21 +11,25 @@ What is logged:
   ``optimizer.traces``, ``budget.steps``, ``validators.0.name``, ``seed``...), plus ``preset``,
   ``competition``, ``optimizer``, ``metric`` and ``lower_is_better``;
 * tags: ``gome.version``, ``gome.run_id``, ``gome.run_dir``, ``gome.competition``,
-  ``gome.preset``, and at the end ``gome.status``, ``gome.final_node``, ``gome.medal``;
+  ``gome.preset``, and at the end ``gome.status``, ``gome.final_node``; ``gome.medal`` once
+  graded; ``gome.config.KEY`` for each setting a resumed run changed (params cannot change);
 * metrics per finished step (``step=`` the step number): ``score`` (valid steps),
   ``trace.N.score``, ``best_score`` (best so far), ``buggy`` (0/1), ``elapsed_s`` and the
   cumulative ``llm_calls``, ``llm_tokens``, ``llm_usd``; at the end ``final_score`` (the chosen
   candidate's re-validated mean) and, once graded, ``test_score`` and the medal flags (0/1);
 * artefacts at the end: ``best/`` (the chosen node's code, outputs, scores and submission),
   ``submission.csv``, ``report.html``, ``run/`` (``config.toml``, ``run.json``,
-  ``journal.jsonl``) and ``grading.json``.
+  ``journal.jsonl``), and once graded ``grading.json``.
 
-A resumed gome run continues its MLflow run (found by the ``gome.run_id`` tag).
+The grading comes after the run has ended (:meth:`RunTracker.log_grading`, from the
+``run_graded`` hook). A resumed gome run continues its MLflow run (found by the ``gome.run_id``
+tag).
 """
 
 from __future__ import annotations
 
 import math
+import os
 import queue
 import tempfile
 import threading
@@ -48,29 +52,45 @@ log = get_logger(__name__)
 MEDAL_FIELDS = ("any_medal", "gold_medal", "silver_medal", "bronze_medal", "above_median")
 #: MLflow's statuses for gome's.
 STATUS = {"completed": "FINISHED", "budget": "FINISHED", "failed": "FAILED"}
+#: The tag prefix of a setting that a resumed run changed: ``gome.config.budget.steps``.
+CONFIG_TAG = "gome.config."
+#: MLflow's longest param value (and a tag value any store takes).
+MAX_VALUE = 6000
 
 
 @frozen
 class MlflowSettings:
-    """Where to log: a tracking URI (``None``: MLflow's own default) and an experiment name."""
+    """Where to log: a tracking URI and an experiment name.
 
-    tracking_uri: str | None
+    ``default_store``: the URI is gome's default, a local file store (``./mlruns``), because only
+    the experiment was set. MLflow's own default (``sqlite:///mlflow.db`` in MLflow 3) needs
+    SQLAlchemy, which the ``mlflow`` extra (mlflow-skinny) does not install.
+    """
+
+    tracking_uri: str
     experiment: str = "gome"
     flush_timeout_s: float = 120.0  # how long the end of a run waits for logging to catch up
+    default_store: bool = False
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> MlflowSettings | None:
+    def from_env(cls, env: Mapping[str, str], cwd: Path | None = None) -> MlflowSettings | None:
         """The settings from ``GOME_MLFLOW_TRACKING_URI`` (or ``MLFLOW_TRACKING_URI``) and
-        ``GOME_MLFLOW_EXPERIMENT``; ``None`` when none of them is set (then nothing is logged)."""
+        ``GOME_MLFLOW_EXPERIMENT``; ``None`` when none of them is set (then nothing is logged).
+        With only the experiment set, the store is ``mlruns/`` in ``cwd`` (default: the current
+        directory)."""
         uri = env.get("GOME_MLFLOW_TRACKING_URI") or env.get("MLFLOW_TRACKING_URI") or None
         experiment = env.get("GOME_MLFLOW_EXPERIMENT") or None
         if uri is None and experiment is None:
             return None
         timeout = env.get("GOME_MLFLOW_FLUSH_TIMEOUT_S")
+        default_store = uri is None
+        if uri is None:
+            uri = ((cwd or Path.cwd()) / "mlruns").resolve().as_uri()
         return cls(
             tracking_uri=uri,
             experiment=experiment or "gome",
             flush_timeout_s=float(timeout) if timeout else 120.0,
+            default_store=default_store,
         )
 
 
@@ -94,6 +114,10 @@ class RunTracker:
 
     def __init__(self, settings: MlflowSettings, run: RunInfo) -> None:
         self.settings = settings
+        if settings.default_store:
+            # MLflow 3 refuses file stores unless this is set; gome's default store is one. Set
+            # here, on the thread that starts the run, before its steps' threads exist.
+            os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")
         self.run = run
         self._queue: queue.Queue[tuple[str, Any]] = queue.Queue()
         self._failed = False
@@ -134,15 +158,16 @@ class RunTracker:
             return False
         return not self._failed
 
-    def log_grading(self) -> bool:
-        """Log ``grading.json`` if it exists now (it is written after the run ends)."""
+    def log_grading(self, grading: Mapping[str, Any]) -> bool:
+        """Log the grader's report (``grading.json``'s content) and the file, after
+        :meth:`finish`: the submission is graded once the run has ended. Logs on the calling
+        thread; returns whether it was logged."""
         if self._failed or self._client is None or self.mlflow_run_id is None:
             return False
-        path = self.run.run_dir / "grading.json"
-        if not path.is_file():
+        if self._thread.is_alive():  # finish() gave up waiting: the run's logging is cut short
             return False
         try:
-            self._log_grading(path)
+            self._log_grading(grading)
         except Exception as exc:
             self._fail(exc)
             return False
@@ -199,6 +224,7 @@ class RunTracker:
             client.update_run(self.mlflow_run_id, status="RUNNING")
             for event in history:  # already logged by the earlier session
                 self._on_event(event, log_it=False)
+            self._log_resumed_params(existing[0].data)
             return
         import gome_core
 
@@ -221,9 +247,8 @@ class RunTracker:
         except Exception:  # no journal yet: nothing to catch up on
             return []
 
-    def _log_params(self) -> None:
-        from mlflow.entities import Param
-
+    def _params(self) -> dict[str, str]:
+        """The params of this session's configuration, as they are logged."""
         config = dict(self.run.config)
         optimizer = config.get("optimizer")
         params = {
@@ -235,9 +260,36 @@ class RunTracker:
         }
         for key, value in flatten(config):
             params.setdefault(key, value)
-        items = [Param(k, str(v)[:6000]) for k, v in params.items() if v is not None and k]
+        return {k: str(v)[:MAX_VALUE] for k, v in params.items() if v is not None and k}
+
+    def _log_params(self, params: Mapping[str, str] | None = None) -> None:
+        from mlflow.entities import Param
+
+        items = [Param(k, v) for k, v in (self._params() if params is None else params).items()]
         for i in range(0, len(items), 100):  # MLflow takes at most 100 params per batch
             self._client.log_batch(self.mlflow_run_id, params=items[i : i + 100])
+
+    def _log_resumed_params(self, data: Any) -> None:
+        """A resumed run's configuration: MLflow params cannot change, so a setting this session
+        changed (``gome resume --set budget.steps=40``) is the tag ``gome.config.KEY``; a tag
+        left by an earlier session for a setting now back to its param's value is removed, and
+        a setting new since then is logged as a param."""
+        from mlflow.entities import RunTag
+
+        logged, tags = dict(data.params), dict(data.tags)
+        params = self._params()
+        self._log_params({k: v for k, v in params.items() if k not in logged})
+        changed = [
+            RunTag(CONFIG_TAG + k, v) for k, v in params.items() if k in logged and logged[k] != v
+        ]
+        if changed:
+            self._client.log_batch(self.mlflow_run_id, tags=changed)
+        for key in tags:
+            if not key.startswith(CONFIG_TAG):
+                continue
+            name = key[len(CONFIG_TAG) :]
+            if logged.get(name) == params.get(name):  # back to the param's value
+                self._client.delete_tag(self.mlflow_run_id, key)
 
     # ------------------------------------------------------------------ events
 
@@ -324,8 +376,6 @@ class RunTracker:
             if (run_dir / name).is_file():
                 client.log_artifact(run_id, str(run_dir / name), "run")
         self._log_report()
-        if (run_dir / "grading.json").is_file():
-            self._log_grading(run_dir / "grading.json")
         client.set_terminated(run_id, status=STATUS.get(status, "KILLED"))
 
     def _log_report(self) -> None:
@@ -338,13 +388,10 @@ class RunTracker:
         except Exception as exc:  # the report is a bonus: its failure spoils nothing else
             log.warning("mlflow: the run's report could not be made", error=str(exc))
 
-    def _log_grading(self, path: Path) -> None:
-        import json
-
+    def _log_grading(self, grading: Mapping[str, Any]) -> None:
         from mlflow.entities import Metric as MlflowMetric
         from mlflow.entities import RunTag
 
-        grading = json.loads(path.read_text(encoding="utf-8"))
         stamp = int(time.time() * 1000)
         metrics = []
         if _finite(grading.get("score")):
@@ -356,7 +403,9 @@ class RunTracker:
         self._client.log_batch(
             self.mlflow_run_id, metrics=metrics, tags=[RunTag("gome.medal", medal)]
         )
-        self._client.log_artifact(self.mlflow_run_id, str(path))
+        path = self.run.run_dir / "grading.json"
+        if path.is_file():
+            self._client.log_artifact(self.mlflow_run_id, str(path))
 
 
 def _finite(value: Any) -> bool:

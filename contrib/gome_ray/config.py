@@ -64,3 +64,7 @@ class RayCellRunnerConfig:
     num_cpus: float = field(default=1.0, validator=_positive_or_zero)
     #: Cells in flight at once; 0: as many as the cluster fits.
     workers: int = field(default=0, validator=_positive_or_zero)
+    #: Names of environment variables each cell gets from the driver, where the driver has them
+    #: (e.g. ``GOME_MLFLOW_TRACKING_URI``); the others are the worker's own. The values travel
+    #: with each cell's task, through the cluster: set secrets on the nodes instead.
+    pass_env: tuple[str, ...] = field(default=(), converter=tuple)

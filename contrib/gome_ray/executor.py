@@ -36,7 +36,7 @@ from gome_core.interfaces import Executor
 from gome_core.logs import get_logger
 from gome_core.types import Candidate, ExecutionRequest, ExecutionResult
 from gome_ray.config import RayExecutorConfig
-from gome_ray.session import RaySession
+from gome_ray.session import RaySession, live_nodes, unschedulable
 from gome_ray.transfer import fingerprint, pack_directory, unpack
 from gome_ray.worker import CancelBoard, Job, Outcome, run_job, token_file_name
 
@@ -219,7 +219,7 @@ class RayExecutor(Executor):
         with self._lock:
             nodes, read_at = self._nodes
         if now - read_at > _NODES_TTL_S:
-            nodes = [n["Resources"] for n in ray.nodes() if n.get("Alive")]
+            nodes = live_nodes(ray)
             with self._lock:
                 self._nodes = (nodes, now)
         wanted = {
@@ -227,15 +227,12 @@ class RayExecutor(Executor):
             "GPU": options["num_gpus"],
             "memory": options.get("memory", 0),
         }
-        if any(all(node.get(k, 0) >= v for k, v in wanted.items()) for node in nodes):
-            return None
-        asked = ", ".join(f"{v:g} {k}" for k, v in wanted.items() if v and k != "memory")
-        if wanted["memory"]:
-            asked += f", {wanted['memory'] // 2**20} MB memory"
-        return (
-            f"no node of the Ray cluster has {asked} for one candidate "
-            f"(nodes: {len(nodes)}); lower executor.num_cpus / num_gpus / memory_mb or the "
-            "request's limits, or add nodes"
+        return unschedulable(
+            nodes,
+            wanted,
+            what="one candidate",
+            fix="lower executor.num_cpus / num_gpus / memory_mb or the request's limits, or add "
+            "nodes",
         )
 
     def _digest(self, input_dir: Path) -> str | None:

@@ -1,14 +1,16 @@
-"""Joining a Ray cluster, or starting a local one, on first use (``ray`` is imported only then)."""
+"""Joining a Ray cluster, or starting a local one, on first use (``ray`` is imported only then);
+and whether the cluster has a node that can hold a reservation at all."""
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping, Sequence
 from types import ModuleType
 from typing import Any
 
 from gome_core.logs import get_logger
 
-__all__ = ["RaySession"]
+__all__ = ["RaySession", "live_nodes", "unschedulable"]
 
 log = get_logger(__name__)
 
@@ -59,3 +61,34 @@ class RaySession:
             if ray is not None and self.owned:
                 ray.shutdown()
                 self.owned = False
+
+
+def live_nodes(ray: ModuleType) -> list[dict[str, float]]:
+    """The resources (``CPU``, ``GPU``, ``memory`` in bytes...) of each live node."""
+    return [dict(n["Resources"]) for n in ray.nodes() if n.get("Alive")]
+
+
+def unschedulable(
+    nodes: Sequence[Mapping[str, float]], wanted: Mapping[str, float], *, what: str, fix: str
+) -> str | None:
+    """Why no node could ever run a task reserving ``wanted`` (``{"CPU": 2, "GPU": 0,
+    "memory": bytes}``), if none could; ``None`` when one can.
+
+    Ray keeps such a task pending for good, silently; the executor and the cell runner say so at
+    once instead. ``what`` names the task (``one candidate``), ``fix`` says what to change.
+    """
+    if any(all(node.get(k, 0) >= v for k, v in wanted.items()) for node in nodes):
+        return None
+    asked = ", ".join(f"{v:g} {k}" for k, v in wanted.items() if v and k != "memory")
+    if wanted.get("memory"):
+        asked += f", {int(wanted['memory']) // 2**20} MB memory"
+    largest = ", ".join(
+        f"{max((n.get(k, 0) for n in nodes), default=0):g} {k}"
+        for k, v in wanted.items()
+        if v and k != "memory"
+    )
+    return (
+        f"no node of the Ray cluster has {asked} for {what} (nodes: {len(nodes)}"
+        + (f"; the largest has {largest}" if nodes and largest else "")
+        + f"); {fix}"
+    )

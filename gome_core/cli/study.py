@@ -79,13 +79,7 @@ def study(
     plan = plan.only(
         presets=presets, models=models, competitions=competitions, seeds=seeds, tables=summarize
     )
-    left = unfinished - len(plan.pending)
-    later = f", {left} left for later" if left else ""
-    click.echo(
-        f"gome study {spec.study.name}: {len(plan.cells)} cells, {len(plan.finished)} finished, "
-        f"{len(plan.pending)} to run{later}; study directory {plan.out_dir}",
-        err=True,
-    )
+    click.echo(plan.headline(unfinished=unfinished, summarize=summarize), err=True)
     if plan.pending and not summarize:
         check_llm_keys(plan, registry)
         click.echo(_estimate_line(plan, workers), err=True)

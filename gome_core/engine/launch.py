@@ -167,9 +167,26 @@ def resume_engine(
 
 
 def grade_run(store: Any, competition: Any, outcome: RunOutcome, rundir: Path) -> dict | None:
-    """Grade the final submission when the competition has answers; write ``grading.json``."""
+    """Grade the final submission when the competition has answers; write ``grading.json``.
+
+    Then call the ``run_graded`` hook, with the run as its directory describes it; an observer's
+    failure is logged, never raised.
+    """
     if outcome.submission is None or not competition.answers.is_file():
         return None
     report = store.grade(competition.id, outcome.submission).to_dict()
-    RunDirectory(rundir).write_json("grading.json", report)
+    run_dir = RunDirectory(rundir)
+    run_dir.write_json("grading.json", report)
+    try:
+        import tomllib
+
+        info = run_dir.info()
+        with open(run_dir.config_path, "rb") as fh:
+            config = tomllib.load(fh)
+        run = RunInfo(info["run_id"], run_dir.path, info["competition"], info.get("preset"), config)
+        get_registry().manager.hook.run_graded(run=run, grading=dict(report))
+    except Exception:  # an observer must not lose the grading
+        from gome_core.logs import get_logger
+
+        get_logger(__name__).exception("run_graded hook failed", run_dir=str(run_dir.path))
     return report

@@ -14,11 +14,16 @@ Each cell gives, from its grading report and journal (``cell.json``):
 * ``repeated``: the share of the cell's steps that ran a program an earlier step had already run
   (``repeated_steps / steps``; cells summarised before it was recorded do not contribute).
 
-A row of the table is a preset x model x competition (``competition = "all"``: every
-competition). Its rates, normalised score and repeated share are the mean over seeds ± the
-standard error of that mean (sample standard deviation / sqrt(seeds); none with one seed); for
-``"all"`` each seed's value is first averaged over the competitions. Steps and cost to the first
-medal are the mean ± standard error over the row's cells that got one.
+(``repeated_rate`` in the CSV).
+
+A row of the table is a preset x model x competition. With several competitions, each preset x
+model also has a row pooling them (``competition = "all"``): the competitions and seeds that
+every preset x model in the table has finished (:func:`common_cells`), so that the ``all`` rows
+compare every one of them on the same cells even while a study is part-way through; the row's
+``pooled`` names them. Its rates, normalised score and repeated share are the mean over seeds ±
+the standard error of that mean (sample standard deviation / sqrt(seeds); none with one seed);
+for ``"all"`` each seed's value is first averaged over the competitions. Steps and cost to the
+first medal are the mean ± standard error over the row's cells that got one.
 """
 
 from __future__ import annotations
@@ -36,15 +41,18 @@ from attrs import asdict, frozen
 
 __all__ = [
     "ALL_COMPETITIONS",
+    "CSV_COLUMNS",
     "RATE_METRICS",
     "AggregateRow",
     "Estimate",
     "aggregate",
     "cell_metrics",
+    "common_cells",
     "estimate",
     "normalised_score",
     "to_csv",
     "to_json",
+    "pooled_note",
     "to_markdown",
     "version_mix",
 ]
@@ -145,6 +153,9 @@ class AggregateRow:
     steps_to_first_medal: Estimate
     usd_to_first_medal: Estimate
     repeated: Estimate = Estimate(None, None, 0)
+    #: Of an ``all`` row: the competitions it pools, each with its seeds (those that every
+    #: preset x model in the table has finished); empty for a competition's own row.
+    pooled: tuple[tuple[str, tuple[int, ...]], ...] = ()
 
     def flat(self) -> dict[str, Any]:
         """Columns for CSV: each estimate as ``NAME``, ``NAME_se`` (and ``NAME_n`` for medals)."""
@@ -168,6 +179,16 @@ class AggregateRow:
         return out
 
 
+def common_cells(summaries: Sequence[Mapping[str, Any]]) -> set[tuple[str, int]]:
+    """The ``(competition, seed)`` pairs that every preset x model among ``summaries`` has a
+    finished cell of: what the ``all`` rows pool, so that they compare like with like."""
+    pairs: dict[tuple[str, str], set[tuple[str, int]]] = defaultdict(set)
+    for summary in summaries:
+        cell = summary["cell"]
+        pairs[(cell["preset"], cell["model"]["label"])].add((cell["competition"], cell["seed"]))
+    return set.intersection(*pairs.values()) if pairs else set()
+
+
 def aggregate(
     summaries: Sequence[Mapping[str, Any]],
     *,
@@ -175,7 +196,9 @@ def aggregate(
     competitions: Sequence[str] = (),
 ) -> list[AggregateRow]:
     """The table's rows from finished cells' summaries (``cell.json``), one per preset x model x
-    competition plus one per preset x model over all competitions, in the spec's order."""
+    competition and, when they span several competitions, one per preset x model pooling the
+    competitions and seeds that every preset x model has finished (:func:`common_cells`; none
+    when there is no such cell), in the spec's order."""
     groups: dict[tuple[str, str, int], list[Mapping[str, Any]]] = defaultdict(list)
     for summary in summaries:
         cell = summary["cell"]
@@ -185,24 +208,31 @@ def aggregate(
         index = presets.index(key[0]) if key[0] in presets else len(presets)
         return index, key[0], key[2]
 
+    def competition_order(name: str) -> tuple[int, str]:
+        return competitions.index(name) if name in competitions else len(competitions), name
+
+    common = common_cells(summaries)
+    pooled = tuple(
+        (name, tuple(sorted(seed for c, seed in common if c == name)))
+        for name in sorted({c for c, _ in common}, key=competition_order)
+    )
+    several = len({s["cell"]["competition"] for s in summaries}) > 1
     rows = []
     for key in sorted(groups, key=preset_order):
         cells = groups[key]
-        names = sorted(
-            {c["cell"]["competition"] for c in cells},
-            key=lambda c: (competitions.index(c) if c in competitions else len(competitions), c),
-        )
+        names = sorted({c["cell"]["competition"] for c in cells}, key=competition_order)
         for competition in names:
             chosen = [c for c in cells if c["cell"]["competition"] == competition]
             per_seed = {c["cell"]["seed"]: cell_metrics(c) for c in chosen}
             rows.append(_row(key, competition, per_seed, list(per_seed.values())))
-        if len(names) > 1:
+        if several and common:
             by_seed: dict[int, list[dict[str, float | None]]] = defaultdict(list)
             for c in cells:
-                by_seed[c["cell"]["seed"]].append(cell_metrics(c))
+                if (c["cell"]["competition"], c["cell"]["seed"]) in common:
+                    by_seed[c["cell"]["seed"]].append(cell_metrics(c))
             per_seed = {seed: _mean_over(ms) for seed, ms in by_seed.items()}
             every = [m for ms in by_seed.values() for m in ms]
-            rows.append(_row(key, ALL_COMPETITIONS, per_seed, every))
+            rows.append(_row(key, ALL_COMPETITIONS, per_seed, every, pooled))
     return rows
 
 
@@ -215,6 +245,7 @@ def _row(
     competition: str,
     per_seed: Mapping[int, Mapping[str, float | None]],
     cells: list[dict[str, float | None]],
+    pooled: tuple[tuple[str, tuple[int, ...]], ...] = (),
 ) -> AggregateRow:
     preset, model, rank = key
     seed_values = list(per_seed.values())
@@ -228,19 +259,34 @@ def _row(
         **{name: estimate(v[name] for v in seed_values) for name in _SEED_METRICS},
         steps_to_first_medal=estimate(c["steps_to_first_medal"] for c in cells),
         usd_to_first_medal=estimate(c["usd_to_first_medal"] for c in cells),
+        pooled=pooled,
     )
 
 
 # --------------------------------------------------------------------------- writing
 
 
+def _csv_columns() -> tuple[str, ...]:
+    none = Estimate(None, None, 0)
+    estimates = {
+        name: none for name in (*_SEED_METRICS, "steps_to_first_medal", "usd_to_first_medal")
+    }
+    empty = AggregateRow(
+        preset="", model="", model_rank=0, competition="", seeds=0, cells=0, **estimates
+    )
+    return tuple(empty.flat())
+
+
+#: The CSV's columns: its header, written even when no cell has finished.
+CSV_COLUMNS = _csv_columns()
+
+
 def to_csv(rows: Sequence[AggregateRow]) -> str:
-    flat = [row.flat() for row in rows]
+    """One line per row under the header :data:`CSV_COLUMNS` (the header alone with no rows)."""
     out = io.StringIO()
-    if flat:
-        writer = csv.DictWriter(out, fieldnames=list(flat[0]), lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(flat)
+    writer = csv.DictWriter(out, fieldnames=list(CSV_COLUMNS), lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(row.flat() for row in rows)
     return out.getvalue()
 
 
@@ -268,10 +314,16 @@ def to_json(
     study: str,
     versions: Sequence[tuple[str, int]] = (),
 ) -> str:
-    data: dict[str, Any] = {"study": study, "rows": [asdict(row) for row in rows]}
+    data: dict[str, Any] = {"study": study, "rows": [_json_row(row) for row in rows]}
     if versions:
         data["versions"] = [{"versions": text, "cells": cells} for text, cells in versions]
     return json.dumps(data, indent=2) + "\n"
+
+
+def _json_row(row: AggregateRow) -> dict[str, Any]:
+    data = asdict(row)
+    data["pooled"] = {name: list(seeds) for name, seeds in row.pooled}
+    return data
 
 
 _MARKDOWN_COLUMNS = (
@@ -309,7 +361,38 @@ def to_markdown(rows: Sequence[AggregateRow]) -> str:
             row.repeated.format(percent=True),
         ]
         lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
+    note = pooled_note(rows)
+    return "\n".join(lines) + "\n" + (f"\n{note}\n" if note else "")
+
+
+def _seeds_text(seeds: Sequence[int]) -> str:
+    return f"seed{'s' if len(seeds) > 1 else ''} {', '.join(map(str, seeds))}"
+
+
+def pooled_note(rows: Sequence[AggregateRow]) -> str:
+    """What the ``all`` rows pool, in a sentence (empty for a table of one competition)."""
+    competitions = {r.competition for r in rows if r.competition != ALL_COMPETITIONS}
+    pooled = next((r.pooled for r in rows if r.competition == ALL_COMPETITIONS), None)
+    if pooled is None:
+        if len(competitions) < 2:
+            return ""
+        return (
+            "No **all** rows: no competition and seed has been finished by every preset × "
+            "model in the table."
+        )
+    by_seeds: dict[tuple[int, ...], list[str]] = defaultdict(list)
+    for name, seeds in pooled:
+        by_seeds[seeds].append(name)
+    parts = "; ".join(
+        f"{', '.join(names)} ({_seeds_text(seeds)})" for seeds, names in by_seeds.items()
+    )
+    names = {name for name, _ in pooled}
+    left_out = [r.competition for r in rows if r.competition not in names | {ALL_COMPETITIONS}]
+    rest = f" Not pooled: {', '.join(dict.fromkeys(left_out))}." if left_out else ""
+    return (
+        f"**all** pools the competitions and seeds that every preset × model in the table has "
+        f"finished, the same for each: {parts}.{rest}"
+    )
 
 
 def write_tables(

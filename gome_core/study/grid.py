@@ -137,7 +137,8 @@ def _named_components(preset: str, registry: PluginRegistry) -> tuple[dict[str, 
     A preset may leave a nested component to its default (the Gome optimizer's ``estimator``
     is ``offline`` unless set). The configuration names such a default itself when a table sets
     only its fields; the cells name it too, because their fingerprints cover these names and
-    finished cells must keep matching.
+    finished cells must keep matching. These are the components of a run without an LLM: a
+    cell with one names none (:func:`cell_settings`).
     """
     resolved = resolve(preset=preset, registry=registry)
     named: dict[str, Any] = {}
@@ -150,13 +151,37 @@ def _named_components(preset: str, registry: PluginRegistry) -> tuple[dict[str, 
     return named, skill_paths
 
 
+def _has_llm(spec: StudySpec, cell: Cell) -> bool:
+    """Whether the cell runs with an LLM: an LLM cell, or a cell of the preset's default model
+    whose spec's ``[set]`` gives one (a skill cell runs its offline components, always)."""
+    if cell.model.kind == "llm":
+        return True
+    return cell.model.kind == "default" and bool(_overrides(spec).get("llm"))
+
+
+def _overrides(spec: StudySpec) -> dict[str, Any]:
+    """The spec's ``[set]`` as one nested configuration layer."""
+    settings: dict[str, Any] = {}
+    for key, value in spec.overrides.items():
+        keys, _ = parse_override(f"{key}=0")  # the key's syntax only; the value is TOML already
+        settings = merge(settings, _nested(keys, value))
+    return settings
+
+
 def cell_settings(spec: StudySpec, cell: Cell, registry: PluginRegistry) -> dict[str, Any]:
     """The configuration layer that makes ``cell`` of ``spec`` (on top of its preset).
 
-    Layers, lowest first: the preset's components named explicitly, the spec's ``[set]``, then
-    the cell's own axes (model, competition, seed) and the study's budget, which always win.
+    Layers, lowest first: the preset's components named explicitly (in a cell without an LLM),
+    the spec's ``[set]``, then the cell's own axes (model, competition, seed) and the study's
+    budget, which always win.
     """
-    named, skill_paths = _named_components(cell.preset, registry)
+    if not _has_llm(spec, cell):
+        named, skill_paths = _named_components(cell.preset, registry)
+    else:
+        # With an LLM the preset's with_llm overlay chooses its components (Gome's estimator
+        # and implementer become ``llm``): naming those of a run without one would undo it. The
+        # cell resolves as ``gome run --preset P --llm BACKEND:MODEL`` does.
+        named, skill_paths = {}, []
     settings = named
     for key, value in spec.overrides.items():
         keys, _ = parse_override(f"{key}=0")  # the key's syntax only; the value is TOML already

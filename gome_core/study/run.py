@@ -51,7 +51,14 @@ from gome_core.study.grid import (
 )
 from gome_core.study.spec import StudySpec
 
-__all__ = ["StudyPlan", "StudyResult", "create_cell_runner", "plan_study", "run_study"]
+__all__ = [
+    "StudyPlan",
+    "StudyResult",
+    "check_runner",
+    "create_cell_runner",
+    "plan_study",
+    "run_study",
+]
 
 log = get_logger(__name__)
 
@@ -84,6 +91,24 @@ class StudyPlan:
             f"{state(cell)}  {cell.label}  ({self.out_dir / CELLS_DIR / cell.key})"
             for cell in self.cells
         ]
+
+    def headline(self, *, unfinished: int | None = None, summarize: bool = False) -> str:
+        """The line that introduces a run of the study, or its ``--summarize``: how many cells,
+        finished, to run and left for later (``unfinished``: the whole study's unfinished cells,
+        when this plan is a part of it); for a summary, which cells the tables cover."""
+        name, where = self.spec.study.name, f"study directory {self.out_dir}"
+        if summarize:
+            return (
+                f"gome study {name}: tables and figures of the {len(self.finished)} finished of "
+                f"{len(self.cells)} cells (no cell runs); {where}"
+            )
+        unfinished = len(self.pending) if unfinished is None else unfinished
+        left = unfinished - len(self.pending)
+        later = f", {left} left for later" if left else ""
+        return (
+            f"gome study {name}: {len(self.cells)} cells, {len(self.finished)} finished, "
+            f"{len(self.pending)} to run{later}; {where}"
+        )
 
     def estimate_s(self) -> tuple[float, int]:
         """How long the pending cells should take, in seconds of cell time (one cell for one
@@ -182,20 +207,84 @@ def _cell_record(cell: Cell) -> dict[str, Any]:
     }
 
 
+def _competition_store(spec: StudySpec) -> Any:
+    """The store of the spec's competitions: its ``competitions_dirs`` (else
+    ``$GOME_COMPETITIONS_DIR``'s) and the bundled ones, data in its ``data_dir``. A directory that
+    does not exist is named by its place in the spec (or by the variable)."""
+    import os
+
+    from gome_core.competitions import CompetitionStore
+
+    source = str(spec.source) if spec.source is not None else None
+    dirs = spec.competitions_dirs()
+    missing = [
+        (
+            f"$.study.competitions_dirs[{i}]",
+            f"competitions directory {path} does not exist (relative to the spec's folder, "
+            f"{spec.base_dir}); name folders holding one sub-folder per competition (MLE-bench "
+            f"layout), e.g. a checkout of MLE-bench's mlebench/competitions",
+        )
+        for i, path in enumerate(dirs)
+        if not Path(path).is_dir()
+    ]
+    if missing:
+        raise ConfigError(missing, source=source)
+    if not dirs:
+        env = os.environ.get("GOME_COMPETITIONS_DIR", "")
+        for path in (p for p in env.split(os.pathsep) if p.strip()):
+            if not Path(path).expanduser().is_dir():
+                raise UsageError(
+                    f"GOME_COMPETITIONS_DIR names competitions directory {path}, which does not "
+                    f"exist. Fix or unset the variable, or give the study its own directories "
+                    f"with competitions_dirs in the spec's [study] table "
+                    f"($.study.competitions_dirs)."
+                )
+    return CompetitionStore.default(dirs or None, spec.data_dir())
+
+
+def _not_found(exc: Any, searched: Sequence[Path]) -> str:
+    """A competition-not-found message for a study: its remedy is the spec's key, not
+    ``--competitions-dir`` (which ``gome study`` does not have)."""
+    import difflib
+
+    close = difflib.get_close_matches(exc.competition_id, exc.known, n=3, cutoff=0.5)
+    close += [k for k in exc.known if exc.competition_id.lower() in k.lower() and k not in close]
+    hint = f" Did you mean {', '.join(repr(c) for c in close[:3])}?" if close else ""
+    dirs = ", ".join(str(d) for d in searched) or "none"
+    return (
+        f"no competition named {exc.competition_id!r}.{hint} Searched: {dirs}. "
+        f"`gome tasks list` shows every competition; add a directory of your own competitions "
+        f"(MLE-bench layout) to competitions_dirs in [study] ($.study.competitions_dirs)"
+    )
+
+
 def _check_competitions(spec: StudySpec, *, prepare: bool) -> None:
     """Every competition exists (a dry run stops here); ``prepare``: prepared and gradable."""
-    from gome_core.competitions import CompetitionStore
+    from gome_core.competitions.errors import CompetitionNotFoundError
     from gome_core.engine.launch import competition_ref
 
-    store = CompetitionStore.default(spec.competitions_dirs() or None, spec.data_dir())
+    store = _competition_store(spec)
+    source = str(spec.source) if spec.source is not None else None
+    unknown, found = [], []
     for i, competition_id in enumerate(spec.grid.competitions):
+        path = f"$.grid.competitions[{i}]"
         try:
-            competition = store.get(competition_id)
-            if prepare:  # prepare() returns at once for a prepared competition
-                # competition_ref: a leaderboard whose direction cannot be read fails here
-                competition_ref(store.prepare(competition))
+            found.append((path, competition_id, store.get(competition_id)))
+        except CompetitionNotFoundError as exc:
+            unknown.append((path, _not_found(exc, store.competitions_dirs)))
         except GomeError as exc:
-            raise UsageError(f"$.grid.competitions[{i}] ({competition_id}): {exc}") from None
+            unknown.append((path, str(exc)))
+    if unknown:
+        raise ConfigError(unknown, source=source)
+    if not prepare:
+        return
+    for path, competition_id, competition in found:
+        try:  # prepare() returns at once for a prepared competition
+            # competition_ref: a leaderboard whose direction cannot be read fails here
+            competition_ref(store.prepare(competition))
+        except GomeError as exc:
+            where = f"{source}: " if source else ""
+            raise UsageError(f"{where}{path} ({competition_id}): {exc}") from None
 
 
 def plan_study(
@@ -208,6 +297,7 @@ def plan_study(
     """Expand and check the grid; find the finished cells. Every competition must exist;
     ``prepare``: prepare them too (and check that each can be graded)."""
     registry = registry or get_registry()
+    check_runner(spec, registry)
     out = Path(out_dir).resolve()
     cells = expand_grid(spec)
     checked: set[tuple[str, str]] = set()
@@ -257,28 +347,58 @@ def check_llm_keys(plan: StudyPlan, registry: PluginRegistry | None = None) -> N
             resolved.config.llm.create(registry).close()
 
 
-def create_cell_runner(
+def check_runner(
     spec: StudySpec, registry: PluginRegistry, *, workers: int | None = None
-) -> CellRunner:
-    """The spec's cell runner, configured from ``[runner]`` and the number of workers."""
+) -> tuple[Any, Any]:
+    """The spec's cell runner registration and its config, structured from ``[runner]`` and the
+    number of workers (``--workers``, else ``[study]``'s); a mistake is reported with the spec
+    file and its ``$.runner`` path. :func:`plan_study` calls it, so ``--dry-run`` does too."""
     from gome_core.config import _converter, _problems
 
+    source = str(spec.source) if spec.source is not None else None
     registration = registry.get("cell_runner", spec.study.runner, path="$.study.runner")
     if registration.config is None:
         if spec.runner_settings:
             raise ConfigError(
-                [("$.runner", f"cell runner {registration.name!r} takes no settings")]
+                [
+                    (
+                        f"$.runner.{key}",
+                        f"cell runner {registration.name!r} takes no settings",
+                    )
+                    for key in spec.runner_settings
+                ],
+                source=source,
             )
-        return registration.create()  # type: ignore[no-any-return]
+        return registration, None
     settings = dict(spec.runner_settings)
     if "workers" in attrs.fields_dict(registration.config):
+        if "workers" in settings:
+            raise ConfigError(
+                [
+                    (
+                        "$.runner.workers",
+                        "set it in [study] ($.study.workers) or with --workers",
+                    )
+                ],
+                source=source,
+            )
         settings["workers"] = spec.study.workers if workers is None else workers
     try:
         config = _converter(registry).structure(settings, registration.config)
     except ClassValidationError as exc:
-        raise ConfigError(_problems(exc, "$.runner")) from None
+        raise ConfigError(_problems(exc, "$.runner"), source=source) from None
     except (ValueError, TypeError) as exc:
-        raise ConfigError([("$.runner", str(exc))]) from None
+        raise ConfigError([("$.runner", str(exc))], source=source) from None
+    return registration, config
+
+
+def create_cell_runner(
+    spec: StudySpec, registry: PluginRegistry, *, workers: int | None = None
+) -> CellRunner:
+    """The spec's cell runner, configured from ``[runner]`` and the number of workers."""
+    registration, config = check_runner(spec, registry, workers=workers)
+    if config is None:
+        return registration.create()  # type: ignore[no-any-return]
     return registration.create(config)  # type: ignore[no-any-return]
 
 
@@ -419,6 +539,8 @@ def run_study(
             f"A cell runs again, on the code installed now, once its folder under "
             f"{plan.out_dir / CELLS_DIR} is removed."
         )
+    if not summaries:
+        report("no finished cells to summarise: the tables are empty and there are no figures")
     files = write_results(spec, plan.out_dir, rows, summaries, versions=versions)
     return StudyResult(
         plan.out_dir,
@@ -439,13 +561,19 @@ def write_results(
     *,
     versions: Sequence[tuple[str, int]],
 ) -> list[Path]:
-    """The tables and, when any cell finished, the figures, in ``<out>/results``; ``versions``
+    """The tables and, when any cell finished, the figures, in ``<out>/results`` (with none,
+    the tables are empty and figures left there by an earlier run are removed); ``versions``
     is the summaries' :func:`~gome_core.study.aggregate.version_mix`."""
     from gome_core.study.grid import model_levels
+    from gome_core.study.plots import FIGURES
 
     results = out_dir / RESULTS_DIR
     files = write_tables(rows, results, study=spec.study.name, versions=versions)
-    if summaries:
+    if not summaries:
+        # Figures of an earlier summary would sit next to these empty tables as if current.
+        for name in FIGURES:
+            (results / name).unlink(missing_ok=True)
+    else:
         from gome_core.study.plots import write_plots
 
         files += write_plots(

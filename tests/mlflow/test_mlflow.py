@@ -118,13 +118,11 @@ def _artifacts(client, run_id, path=None):
 def test_a_run_is_logged_with_params_metrics_artefacts_and_grading(
     mlflow_env, with_mlflow_plugin, toy_task, tmp_path
 ):
-    import gome_mlflow.plugin
-
     store, competition = toy_task
     registry = with_mlflow_plugin(toy=toy_plugin, hostile=hostile_plugin)
     outcome = _run(registry, competition, tmp_path / "run")
-    grade_run(store, competition, outcome, tmp_path / "run")  # as `gome run` does: after the end
-    assert gome_mlflow.plugin.log_late_gradings() == 1
+    # As `gome run` does: graded after the end; logged at once, through the run_graded hook.
+    grade_run(store, competition, outcome, tmp_path / "run")
 
     client = _client(mlflow_env)
     run = _only_run(client)
@@ -258,7 +256,9 @@ def test_settings_come_from_the_environment():
         "e",
         5.0,
     )
-    assert MlflowSettings.from_env({"GOME_MLFLOW_EXPERIMENT": "e"}).tracking_uri is None
+    only_experiment = MlflowSettings.from_env({"GOME_MLFLOW_EXPERIMENT": "e"}, Path("/x"))
+    assert only_experiment.tracking_uri == "file:///x/mlruns" and only_experiment.default_store
+    assert not settings.default_store
     config = {"a": {"b": 1, "c": [1, 2]}, "v": [{"name": "x"}], "n": None}
     assert dict(flatten(config)) == {"a.b": "1", "a.c": "1,2", "v.0.name": "x"}
 
@@ -287,38 +287,173 @@ def test_the_guide_example_reads_a_logged_run(
     assert [line.split()[:2] for line in out[1:]] == [["step", "1"], ["step", "2"], ["step", "3"]]
 
 
-def test_gome_run_s_grading_is_logged_when_the_process_exits(mlflow_env, tmp_path):
-    """As `gome run` does: the run ends, then the submission is graded, then the process exits."""
+def _assert_graded(client, run, run_dir):
+    graded = json.loads((run_dir / "grading.json").read_text())
+    assert run.data.metrics["test_score"] == pytest.approx(graded["score"])
+    assert run.data.metrics["any_medal"] == float(graded["any_medal"])
+    assert run.data.tags["gome.medal"] == _medal(graded)
+    assert "grading.json" in _artifacts(client, run.info.run_id)
+
+
+def test_gome_run_and_gome_resume_log_the_grading_and_the_resumed_budget(
+    mlflow_env, with_mlflow_plugin, tmp_path, capsys
+):
+    """`gome run`, then `gome resume --set budget.steps=3`, in this process: each grading is
+    logged once it is made (no waiting for the process to end), and the resumed budget is on
+    the record although MLflow params cannot change."""
+    from click.testing import CliRunner
+
+    from gome_core.cli import cli
+
+    with_mlflow_plugin(toy=toy_plugin)
+    (tmp_path / "c").mkdir()
+    write_mlebench_competition(tmp_path / "c", "toy-mae", raw_data_dir=tmp_path / "d")
+    run_dir = tmp_path / "run"
+    where = ["--competitions-dir", str(tmp_path / "c"), "--data-dir", str(tmp_path / "d")]
+    args = ["run", "--preset", "toy", "--task", "toy-mae", "--steps", "2", "--run-dir"]
+    result = CliRunner().invoke(cli, [*args, str(run_dir), *where], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert "graded:" in result.output
+    client = _client(mlflow_env)
+    run = _only_run(client)
+    _assert_graded(client, run, run_dir)
+    assert run.data.params["budget.steps"] == "2"
+    assert not [t for t in run.data.tags if t.startswith("gome.config.")]
+
+    (run_dir / "grading.json").unlink()  # so that the check below sees the resumed run's
+    resume = ["resume", str(run_dir), "--set", "budget.steps=3"]
+    result = CliRunner().invoke(cli, resume, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    run = _only_run(client)
+    _assert_graded(client, run, run_dir)
+    assert run.data.params["budget.steps"] == "2"  # as the run started: params cannot change
+    assert run.data.tags["gome.config.budget.steps"] == "3"  # as the resumed run ran
+    steps = sorted(m.step for m in client.get_metric_history(run.info.run_id, "score"))
+    assert steps == [1, 2, 3]
+
+    # The guide's example reads the budget the run last ran with.
+    docs = (ROOT / "docs" / "mlflow.md").read_text()
+    block = re.findall(r"```python\n(.*?)```", docs, flags=re.S)[0]
+    block = block.replace("file:///tmp/gome-mlruns", mlflow_env).replace('"penguins"', '"toys"')
+    capsys.readouterr()
+    exec(compile(block, "mlflow.md", "exec"), {})
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].split()[1:3] == ["gome", "3"]
+
+    # Resumed again with the run's own budget: the tag goes, the param holds again.
+    result = CliRunner().invoke(cli, ["resume", str(run_dir)], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert not [t for t in _only_run(client).data.tags if t.startswith("gome.config.")]
+
+
+def test_a_study_cell_logs_its_grading(mlflow_env, tmp_path):
+    """A study cell runs in a worker process that ends with os._exit (no exit handlers), and
+    grades its run after the engine has closed: the grading is logged all the same."""
     script = f"""
-import sys
+import os, sys
 sys.path.insert(0, {str(ROOT / "contrib")!r})
 from pathlib import Path
 import gome_mlflow.plugin
-from gome_core.config import resolve
-from gome_core.engine.launch import build_engine, competition_ref, grade_run, open_competition
 from gome_core.plugins import load_plugins, reset_registry
+from gome_core.study.cell import CellTask, run_cell
 from tests.competitions.conftest import write_mlebench_competition
 from tests.engine import toy_plugin
 
 root = Path({str(tmp_path)!r})
 (root / "c").mkdir()
 write_mlebench_competition(root / "c", "toy-mae", raw_data_dir=root / "d")
-store, competition = open_competition("toy-mae", competitions_dirs=[str(root / "c")],
-                                      data_dir=str(root / "d"))
 plugins = [("toy", toy_plugin)]
 if "mlflow" not in {{p.name for p in load_plugins(env={{}}).plugins}}:
     plugins.append(("mlflow", gome_mlflow.plugin))
-registry = load_plugins(extra=plugins, env={{}})
-reset_registry(registry)
-resolved = resolve(preset="toy", overrides=["budget.steps=2"], registry=registry)
-outcome = build_engine(resolved, competition_ref(competition), run_dir=root / "run").run()
-grade_run(store, competition, outcome, root / "run")
+reset_registry(load_plugins(extra=plugins, env={{}}))
+task = CellTask(
+    key="toy/x/toy-mae/seed-0",
+    cell={{"preset": "toy", "competition": "toy-mae", "seed": 0}},
+    preset="toy",
+    settings={{"budget": {{"steps": 2}}}},
+    fingerprint="f",
+    cell_dir=str(root / "cell"),
+    competitions_dirs=(str(root / "c"),),
+    data_dir=str(root / "d"),
+)
+summary = run_cell(task)
+print(summary["status"], summary.get("traceback", ""), flush=True)
+os._exit(0 if summary["status"] == "done" else 1)  # as a forkserver worker ends
 """
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    subprocess.run([sys.executable, "-c", script], env=env, cwd=ROOT, check=True, timeout=120)
+    out = subprocess.run(
+        [sys.executable, "-c", script],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
     client = _client(mlflow_env)
     run = _only_run(client)
-    graded = json.loads((tmp_path / "run" / "grading.json").read_text())
-    assert run.data.metrics["test_score"] == pytest.approx(graded["score"])
-    assert run.data.tags["gome.medal"] == _medal(graded)
-    assert "grading.json" in _artifacts(client, run.info.run_id)
+    assert run.data.tags["gome.status"] == "budget"
+    _assert_graded(client, run, tmp_path / "cell" / "run")
+
+
+def test_only_an_experiment_logs_to_a_local_file_store(
+    monkeypatch, with_mlflow_plugin, toy_task, tmp_path
+):
+    """MLflow 3's own default store (sqlite:///mlflow.db) needs SQLAlchemy, which the `mlflow`
+    extra does not install: with only the experiment set, gome logs to ./mlruns instead."""
+    pytest.importorskip("mlflow.tracking")
+    for name in ("MLFLOW_TRACKING_URI", "GOME_MLFLOW_TRACKING_URI"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "")  # recorded, so that teardown removes it
+    monkeypatch.delenv("MLFLOW_ALLOW_FILE_STORE")
+    monkeypatch.setenv("GOME_MLFLOW_EXPERIMENT", "toys")
+    monkeypatch.chdir(tmp_path)
+    _, competition = toy_task
+    registry = with_mlflow_plugin(toy=toy_plugin, hostile=hostile_plugin)
+    outcome = _run(registry, competition, tmp_path / "run", "budget.steps=2")
+    assert outcome.steps == 2
+    assert not (tmp_path / "mlflow.db").exists()
+    run = _only_run(_client((tmp_path / "mlruns").as_uri()))
+    assert run.data.tags["gome.status"] == "budget" and run.data.params["budget.steps"] == "2"
+
+
+def test_grade_run_tells_observers_and_a_failing_one_loses_nothing(
+    gome_plugin, toy_task, tmp_path, caplog
+):
+    """The `run_graded` hook, which the plugin relies on: called by grade_run with the run as its
+    directory describes it and the report; an observer that raises is logged, no more."""
+    import gome_core
+
+    class Observer:
+        def __init__(self):
+            self.calls = []
+
+        @gome_core.hookimpl
+        def run_graded(self, run, grading):
+            self.calls.append((run, dict(grading)))
+
+    class Failing:
+        @gome_core.hookimpl
+        def run_graded(self, run, grading):
+            raise RuntimeError("an observer's bug")
+
+    observer = Observer()
+    registry = gome_plugin(toy=toy_plugin, observer=observer)
+    store, competition = toy_task
+    resolved = resolve(preset="toy", overrides=["budget.steps=2"], registry=registry)
+    outcome = build_engine(resolved, competition_ref(competition), run_dir=tmp_path / "run").run()
+    report = grade_run(store, competition, outcome, tmp_path / "run")
+    assert report == json.loads((tmp_path / "run" / "grading.json").read_text())
+    [(run, grading)] = observer.calls
+    info = json.loads((tmp_path / "run" / "run.json").read_text())
+    assert (run.run_id, run.run_dir) == (info["run_id"], tmp_path / "run")
+    assert run.competition_id == "toy-mae" and run.preset == "toy"
+    assert run.config["budget"]["steps"] == 2
+    assert grading == report
+
+    gome_plugin(toy=toy_plugin, failing=Failing())
+    (tmp_path / "run" / "grading.json").unlink()
+    with caplog.at_level(logging.ERROR):
+        again = grade_run(store, competition, outcome, tmp_path / "run")
+    assert again == json.loads((tmp_path / "run" / "grading.json").read_text())
+    assert any("run_graded hook failed" in r.getMessage() for r in caplog.records)

@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import math
+import re
 
 import pytest
 
@@ -164,3 +165,75 @@ def test_tables_in_csv_json_and_markdown():
     )
     assert float(parsed[0]["repeated_rate"]) == pytest.approx(0.2)
     assert "| **all** |" in markdown[4] and "| – | – |" in markdown[3]
+
+
+def _as(cell, preset, label, rank):
+    return {
+        **cell,
+        "cell": {**cell["cell"], "preset": preset, "model": {"label": label, "rank": rank}},
+    }
+
+
+def test_all_rows_pool_the_cells_every_preset_and_model_has_finished():
+    # gome has finished A and B on seeds 0-2; tree search has finished A on seeds 0-2 and B on
+    # seed 0 only; a third preset only A's seeds 0 and 1 (a study part-way through).
+    cells = (
+        [_as(c, "gome", "skill=0.5", 0) for c in CELLS]
+        + [_as(c, "tree", "skill=0.5", 0) for c in CELLS[:4]]
+        + [_as(c, "late", "skill=0.5", 0) for c in CELLS[:2]]
+    )
+    rows = aggregate(cells, presets=["gome", "tree", "late"], competitions=["A", "B"])
+    pooled = {row.preset: row for row in rows if row.competition == "all"}
+    # Every preset has its all row (none vanishes from the crossover figure) ...
+    assert list(pooled) == ["gome", "tree", "late"]
+    # ... over the same cells: A on seeds 0 and 1, which every one has finished.
+    assert {row.pooled for row in pooled.values()} == {(("A", (0, 1)),)}
+    assert {(row.seeds, row.cells) for row in pooled.values()} == {(2, 2)}
+    # A's seeds 0 and 1: medal 1, 0 -> 0.5 for each preset (they ran the same cells here).
+    assert {row.any_medal.mean for row in pooled.values()} == {0.5}
+    # Per-competition rows are each preset's own, whatever the others have finished.
+    gome_b = next(r for r in rows if (r.preset, r.competition) == ("gome", "B"))
+    assert gome_b.seeds == 3
+    note = to_markdown(rows).splitlines()[-1]
+    assert note.startswith("**all** pools the competitions and seeds that every preset")
+    assert "A (seeds 0, 1)." in note and note.endswith("Not pooled: B.")
+    assert json.loads(to_json(rows, study="u"))["rows"][-1]["pooled"] == {"A": [0, 1]}
+
+
+def test_all_rows_of_a_table_every_preset_has_finished_are_unchanged():
+    tree = [_as(c, "tree", "skill=0.5", 0) for c in CELLS]
+    rows = aggregate([*CELLS, *tree], presets=["gome", "tree"], competitions=["A", "B"])
+    alone = {r.competition: r for r in aggregate(CELLS, competitions=["A", "B"])}
+    mine = {r.competition: r for r in rows if r.preset == "gome"}
+    assert mine["all"].pooled == (("A", (0, 1, 2)), ("B", (0, 1, 2)))
+    assert mine["all"].any_medal == alone["all"].any_medal and mine["all"].cells == 6
+    assert "A, B (seeds 0, 1, 2)." in to_markdown(rows)
+
+
+def test_no_all_rows_when_no_cell_is_finished_by_every_preset():
+    cells = [*CELLS[:3], *(_as(c, "tree", "skill=0.5", 0) for c in CELLS[3:])]
+    rows = aggregate(cells, presets=["gome", "tree"], competitions=["A", "B"])
+    assert [r.competition for r in rows] == ["A", "B"]
+    assert to_markdown(rows).splitlines()[-1].startswith("No **all** rows")
+
+
+def test_the_csv_has_its_header_without_rows():
+    header = to_csv([]).splitlines()
+    assert len(header) == 1 and header[0].startswith("preset,model,model_rank,competition,")
+    assert header[0] == to_csv(aggregate(CELLS, competitions=["A", "B"])).splitlines()[0]
+
+
+def test_the_docs_name_the_csv_columns_the_csv_has():
+    from pathlib import Path
+
+    from gome_core.study.aggregate import CSV_COLUMNS
+
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "studies.md").read_text()
+    table = docs[docs.index("| figure | CSV columns | definition |") :].split("\n\n")[0]
+    named = set()
+    for line in table.splitlines()[2:]:
+        columns = line.split(" | ")[1]
+        named |= set(re.findall(r"`([a-z_]+)`", columns))
+    identity = {"preset", "model", "model_rank", "competition", "seeds", "cells"}
+    assert named == set(CSV_COLUMNS) - identity
+    assert all(f"`{name}`" in docs for name in identity)

@@ -57,11 +57,17 @@ def test_a_dry_run_of_a_part_lists_the_rest_as_later(gome, tmp_path):
         # A dry run also finds the competitions (it prepares none).
         (
             ('"breast-cancer"', '"breast-cancr"'),
-            "$.grid.competitions[1] (breast-cancr): no competition named 'breast-cancr'. "
+            "$.grid.competitions[1]: no competition named 'breast-cancr'. "
             "Did you mean 'breast-cancer'?",
         ),
+        # A dry run checks the cell runner's settings too.
+        (("[set]", "[runner]\nthreads = 4\n\n[set]"), "$.runner.threads: unknown key"),
+        (
+            ("[grid]", 'competitions_dirs = ["no-such-dir"]\n\n[grid]'),
+            "$.study.competitions_dirs[0]: competitions directory",
+        ),
     ],
-    ids=["skill", "competition"],
+    ids=["skill", "competition", "runner", "competitions-dir"],
 )
 def test_a_bad_spec_is_an_error_with_its_path(gome, tmp_path, wrong, message):
     spec = tmp_path / "bad.toml"
@@ -69,11 +75,15 @@ def test_a_bad_spec_is_an_error_with_its_path(gome, tmp_path, wrong, message):
     result = gome("study", str(spec), "--dry-run")
     assert result.returncode != 0
     assert message in result.stderr
+    assert f"invalid configuration in {spec}" in result.stderr
+    assert "--competitions-dir" not in result.stderr  # gome study has no such option
 
 
 def test_a_missing_api_key_stops_the_study_before_any_cell_runs(gome, tmp_path):
     spec = tmp_path / "llm.toml"
     text = CI_SPEC.read_text().replace("skills = [0.25, 1.0]", 'llms = ["openai:gpt-5"]')
+    # The LLM writes the code: the offline implementer's setting has no place in these cells.
+    text = text.replace('"optimizer.implementer.max_folds" = 2', "")
     spec.write_text(text + '"llm.api_key_env" = "GOME_TEST_UNSET_KEY"\n')  # in [set]
     for extra in (["--dry-run"], []):
         result = gome("study", str(spec), "--out", str(tmp_path / "s"), *extra)
@@ -140,6 +150,7 @@ def test_the_ci_study_runs_and_resumes(gome, tmp_path):
     summary = gome("study", str(CI_SPEC), "--out", str(out), "--summarize", timeout=120)
     assert summary.returncode == 0, summary.stderr[-4000:]
     assert "ran 0 cells, skipped 15 finished ones" in summary.stdout
+    assert "tables and figures of the 15 finished of 16 cells (no cell runs)" in summary.stderr
     assert not (lost / "cell.json").exists()
     rows = list(csv.DictReader((out / "results" / "aggregate.csv").open()))
     assert {r["seeds"] for r in rows} == {"1", "2"}  # the lost cell's row has one seed left

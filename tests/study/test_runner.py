@@ -347,3 +347,64 @@ def test_a_cell_that_ended_is_no_longer_reported_in_flight(write_spec, registry,
     assert any(f"in flight: {failing}" in line for line in lines[:ended])
     assert not any(f"in flight: {failing}" in line for line in lines[ended:]), lines[ended:]
     assert any("in flight:" in line for line in lines[ended:])  # the next cells were reported
+
+
+def test_the_runner_settings_are_checked_when_the_study_is_planned(write_spec, registry, tmp_path):
+    path = write_spec(cells_spec_with_runner_table())
+    spec = load_spec(path, registry)
+    with pytest.raises(ConfigError) as info:
+        plan_study(spec, tmp_path / "study", registry=registry, prepare=False)
+    assert info.value.source == str(path)
+    assert [p for p, _ in info.value.problems] == ["$.runner.threads"]
+    assert str(path) in str(info.value)
+    # workers comes from [study] (or --workers), not [runner]
+    bad = load_spec(write_spec(SMALL_SPEC + "[runner]\nworkers = 4\n", name="w.toml"), registry)
+    with pytest.raises(ConfigError, match=r"\$\.runner\.workers: set it in \[study\]"):
+        plan_study(bad, tmp_path / "study", registry=registry, prepare=False)
+
+
+def test_a_summary_without_finished_cells_leaves_no_stale_figures(write_spec, registry, tmp_path):
+    out = tmp_path / "study"
+    spec = load_spec(write_spec(), registry)
+    run_study(
+        plan_study(spec, out, registry=registry, prepare=False),
+        registry=registry,
+        cell_fn=cells.recorded_cell,
+    )
+    results = out / "results"
+    assert (results / "crossover.png").is_file() and (results / "convergence.png").is_file()
+    # A part with no finished cell (its cells' settings changed since): empty tables, and the
+    # figures of the earlier summary do not stay beside them.
+    longer = load_spec(
+        write_spec(write_spec().read_text().replace("steps = 2", "steps = 3"), name="longer.toml"),
+        registry,
+    )
+    plan = plan_study(longer, out, registry=registry, prepare=False).only(seeds=[0], tables=True)
+    lines: list[str] = []
+    result = run_study(attrs.evolve(plan, pending=()), registry=registry, report=lines.append)
+    assert not result.rows and not (results / "crossover.png").exists()
+    assert not (results / "convergence.png").exists()
+    assert sorted(p.name for p in result.files) == [
+        "aggregate.csv",
+        "aggregate.json",
+        "aggregate.md",
+    ]
+    header = (results / "aggregate.csv").read_text().splitlines()
+    assert len(header) == 1 and header[0].startswith("preset,model,model_rank,competition,")
+    assert any(line.startswith("no finished cells to summarise") for line in lines)
+
+
+def test_the_headline_of_a_summary_runs_nothing(write_spec, registry, tmp_path):
+    out = tmp_path / "study"
+    spec = load_spec(write_spec(), registry)
+    plan = plan_study(spec, out, registry=registry, prepare=False)
+    run_study(plan.only(seeds=[0]), registry=registry, cell_fn=cells.recorded_cell)
+    plan = plan_study(spec, out, registry=registry, prepare=False)
+    assert plan.only(seeds=[1]).headline(unfinished=8) == (
+        f"gome study unit: 16 cells, 8 finished, 8 to run; study directory {out}"
+    )
+    assert plan.only(competitions=["penguins-mass"]).headline(unfinished=8) == (
+        f"gome study unit: 16 cells, 8 finished, 4 to run, 4 left for later; study directory {out}"
+    )
+    summary = plan.only(seeds=[0], tables=True).headline(summarize=True)
+    assert "to run" not in summary and "8 finished of 8 cells (no cell runs)" in summary

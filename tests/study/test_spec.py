@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from gome_core.config import resolve
@@ -122,6 +124,60 @@ def test_an_llm_axis_configures_the_backend(registry):
     assert config.llm.name == "openai" and config.llm.config.model == "gpt-5"
 
 
+@pytest.mark.parametrize(
+    ("preset", "llm_components"),
+    [
+        ("gome", ("estimator", "implementer")),
+        ("aide-greedy", ("implementer", "ideas")),
+    ],
+)
+def test_an_llm_cell_resolves_as_a_run_with_that_llm(registry, preset, llm_components):
+    spec = StudySpec.from_mapping(
+        _spec(grid={"presets": [preset], "llms": ["openai:gpt-5"]}), registry
+    )
+    [cell] = expand_grid(spec)
+    config = resolve(
+        preset=preset, settings=cell_settings(spec, cell, registry), registry=registry
+    ).config
+    optimizer = config.optimizer.config
+    for name in llm_components:  # the preset's with_llm overlay: the model reasons
+        assert getattr(optimizer, name).name == "llm", name
+    # ... exactly as `gome run --preset P --llm openai:gpt-5` (with the study's task, seed, steps)
+    run = resolve(
+        preset=preset,
+        overrides=["llm=openai", "llm.model='gpt-5'", "task=penguins-mass", "seed=0"]
+        + ["budget.steps=2"],
+        registry=registry,
+    ).config
+    assert config == run
+
+
+def test_a_default_cell_with_an_llm_in_set_uses_the_llm_components(registry):
+    spec = StudySpec.from_mapping(_spec(set={"llm": "openai", "llm.model": "gpt-5"}), registry)
+    [cell] = expand_grid(spec)
+    config = resolve(
+        preset="gome", settings=cell_settings(spec, cell, registry), registry=registry
+    ).config
+    assert config.optimizer.config.estimator.name == "llm"
+    assert config.optimizer.config.implementer.name == "llm"
+    assert "llm-judge" in [v.name for v in config.validators]
+
+
+def test_the_cells_of_committed_studies_are_still_finished(registry):
+    """A cell's fingerprint covers its settings: cells of a finished study must keep matching
+    theirs, or a resumed study would run them all again."""
+    from gome_core.study.run import plan_study
+
+    root = Path(__file__).resolve().parents[2]
+    for name in ("offline-quality", "crossover-offline-pilot", "crossover-offline"):
+        cells = root / "docs" / "results" / name
+        if not (root / "studies" / f"{name}.toml").is_file() or not cells.is_dir():
+            continue
+        spec = load_spec(root / "studies" / f"{name}.toml", registry)
+        plan = plan_study(spec, cells, registry=registry, prepare=False)
+        assert len(plan.finished) == len(list(cells.glob("cells/*/*/*/*/cell.json"))), name
+
+
 def test_a_bad_override_fails_before_any_cell_runs(registry):
     spec = StudySpec.from_mapping(_spec(set={"engine.final_top_kk": 1}), registry)
     cell = expand_grid(spec)[0]
@@ -146,5 +202,32 @@ def test_an_unknown_competition_is_named_before_cells_run(registry, tmp_path):
     spec = StudySpec.from_mapping(
         _spec(grid={"competitions": ["penguins-mass", "no-such-task"]}), registry
     )
-    with pytest.raises(UsageError, match=r"\$\.grid\.competitions\[1\] \(no-such-task\)"):
+    with pytest.raises(ConfigError) as info:
         plan_study(spec, tmp_path / "out", registry=registry)
+    [(path, message)] = info.value.problems
+    assert path == "$.grid.competitions[1]"
+    assert message.startswith("no competition named 'no-such-task'")
+    # gome study has no --competitions-dir: the remedy is the spec's key
+    assert "--competitions-dir" not in message and "$.study.competitions_dirs" in message
+
+
+def test_a_missing_competitions_directory_is_named_by_its_key(registry, tmp_path, monkeypatch):
+    from gome_core.study.run import plan_study
+
+    (tmp_path / "comps").mkdir()
+    data = _spec(study={"competitions_dirs": ["comps", "nope"]})
+    spec = StudySpec.from_mapping(data, registry, source=tmp_path / "spec.toml")
+    with pytest.raises(ConfigError) as info:
+        plan_study(spec, tmp_path / "out", registry=registry, prepare=False)
+    assert info.value.source == str(tmp_path / "spec.toml")
+    [(path, message)] = info.value.problems
+    assert path == "$.study.competitions_dirs[1]"
+    assert str(tmp_path / "nope") in message and "--competitions-dir" not in message
+    # Without the key, a missing directory comes from GOME_COMPETITIONS_DIR: it says so.
+    monkeypatch.setenv("GOME_COMPETITIONS_DIR", str(tmp_path / "gone"))
+    with pytest.raises(UsageError) as info:
+        plan_study(StudySpec.from_mapping(_spec(), registry), tmp_path / "out", registry=registry)
+    assert "GOME_COMPETITIONS_DIR" in str(info.value) and "--competitions-dir" not in str(
+        info.value
+    )
+    assert "$.study.competitions_dirs" in str(info.value)
