@@ -15,7 +15,8 @@ factory. Names are unique per kind across all plugins: two plugins registering o
 **Run hooks** observe a run; they must not change it and should return quickly: they hold up the
 step that emitted the event. ``journal_event`` is called one event at a time, in journal order,
 from the thread that emitted the event (a step's worker thread for that step's events). An
-exception in an observer is logged and does not stop the run.
+exception in an observer is logged; it neither stops the run nor keeps the other observers from
+being called.
 """
 
 from __future__ import annotations

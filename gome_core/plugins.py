@@ -42,6 +42,7 @@ __all__ = [
     "Registration",
     "get_registry",
     "load_plugins",
+    "notify_observers",
     "reset_registry",
 ]
 
@@ -386,3 +387,16 @@ def reset_registry(registry: PluginRegistry | None = None) -> None:
     global _cached
     with _lock:
         _cached = registry
+
+
+def notify_observers(hooks: Any, name: str, **kwargs: Any) -> None:
+    """Call every implementation of the observer hook ``name`` (on ``hooks``, a plugin
+    manager's ``.hook``), each on its own: one that raises is logged and the others still run.
+    pluggy would stop at the first failure, and an observer must neither stop a run nor
+    silence the observers after it."""
+    caller = getattr(hooks, name)
+    for impl in reversed(caller.get_hookimpls()):  # pluggy's order: the last registered first
+        try:
+            impl.function(**{arg: kwargs[arg] for arg in impl.argnames})
+        except Exception:
+            log.exception("observer hook failed", hook=name, plugin=impl.plugin_name)

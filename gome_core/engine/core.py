@@ -34,6 +34,7 @@ from gome_core.executors.wrapper import ExecutorWrapper
 from gome_core.interfaces import Executor, LLMBackend, Optimizer, RunContext, Validator
 from gome_core.journal import from_data
 from gome_core.logs import get_logger
+from gome_core.plugins import notify_observers
 from gome_core.types import (
     Budget,
     Candidate,
@@ -161,10 +162,7 @@ class Engine:
         with self._emit_lock:
             event = self._journal.append(type, **data)
             if self.hooks is not None:
-                try:
-                    self.hooks.journal_event(run=self.info, event=event)
-                except Exception:  # an observer must not stop the run
-                    log.exception("journal_event hook failed", event_type=type)
+                notify_observers(self.hooks, "journal_event", run=self.info, event=event)
             if self.on_event is not None:
                 try:
                     self.on_event(event)
@@ -187,12 +185,8 @@ class Engine:
         self._emit(f"llm_{event}", **fields)
 
     def _call_hook(self, name: str, **kwargs: Any) -> None:
-        if self.hooks is None:
-            return
-        try:
-            getattr(self.hooks, name)(run=self.info, **kwargs)
-        except Exception:
-            log.exception("hook failed", hook=name)
+        if self.hooks is not None:
+            notify_observers(self.hooks, name, run=self.info, **kwargs)
 
     # ------------------------------------------------------------------ budget
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import time
+import tomllib
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ from gome_core.config import ResolvedConfig, resolve
 from gome_core.engine.core import Engine, RunOutcome
 from gome_core.engine.rundir import RunDirectory
 from gome_core.errors import UsageError
-from gome_core.plugins import PluginRegistry, get_registry
+from gome_core.plugins import PluginRegistry, get_registry, notify_observers
 from gome_core.types import Budget, CompetitionRef, Metric, RunInfo
 
 __all__ = [
@@ -172,21 +173,15 @@ def grade_run(store: Any, competition: Any, outcome: RunOutcome, rundir: Path) -
     Then call the ``run_graded`` hook, with the run as its directory describes it; an observer's
     failure is logged, never raised.
     """
+
     if outcome.submission is None or not competition.answers.is_file():
         return None
     report = store.grade(competition.id, outcome.submission).to_dict()
     run_dir = RunDirectory(rundir)
     run_dir.write_json("grading.json", report)
-    try:
-        import tomllib
-
-        info = run_dir.info()
-        with open(run_dir.config_path, "rb") as fh:
-            config = tomllib.load(fh)
-        run = RunInfo(info["run_id"], run_dir.path, info["competition"], info.get("preset"), config)
-        get_registry().manager.hook.run_graded(run=run, grading=dict(report))
-    except Exception:  # an observer must not lose the grading
-        from gome_core.logs import get_logger
-
-        get_logger(__name__).exception("run_graded hook failed", run_dir=str(run_dir.path))
+    info = run_dir.info()
+    with open(run_dir.config_path, "rb") as fh:
+        config = tomllib.load(fh)
+    run = RunInfo(info["run_id"], run_dir.path, info["competition"], info.get("preset"), config)
+    notify_observers(get_registry().manager.hook, "run_graded", run=run, grading=dict(report))
     return report

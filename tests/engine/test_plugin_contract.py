@@ -64,6 +64,18 @@ class Watcher:
         self.finished.append(status)
 
 
+class Broken:
+    """An observer with a bug."""
+
+    @gome_core.hookimpl
+    def journal_event(self, run, event):
+        raise RuntimeError("a bug in an observer")
+
+    @gome_core.hookimpl
+    def run_finished(self, run, status):
+        raise RuntimeError("a bug in an observer")
+
+
 class Extras:
     @gome_core.hookimpl
     def register_validators(self, register):
@@ -119,6 +131,20 @@ def test_observers_see_every_event_once_in_journal_order_one_at_a_time(
     assert watcher.seqs == list(range(len(_events(tmp_path / "r"))))
     assert not watcher.overlapped
     assert len(watcher.threads) > 1  # events came from the steps' threads too
+    assert watcher.finished == ["budget"]
+
+
+def test_an_observer_that_raises_neither_stops_the_run_nor_silences_the_others(
+    gome_plugin, watcher, toy_competition, tmp_path
+):
+    # Registered after the watcher, the broken observer is called before it (pluggy's order).
+    registry = gome_plugin(toy=toy_plugin, watcher=watcher, broken=Broken())
+    _, competition = toy_competition
+    resolved = resolve(preset="toy", overrides=["budget.steps=2"], registry=registry)
+    with build_engine(resolved, competition_ref(competition), run_dir=tmp_path / "r") as engine:
+        outcome = engine.run()
+    assert outcome.steps == 2
+    assert watcher.seqs == list(range(len(_events(tmp_path / "r"))))
     assert watcher.finished == ["budget"]
 
 

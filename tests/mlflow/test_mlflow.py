@@ -451,9 +451,11 @@ def test_grade_run_tells_observers_and_a_failing_one_loses_nothing(
     assert run.config["budget"]["steps"] == 2
     assert grading == report
 
-    gome_plugin(toy=toy_plugin, failing=Failing())
+    # A failing observer registered after it (so called before it) silences nobody.
+    gome_plugin(toy=toy_plugin, observer=observer, failing=Failing())
     (tmp_path / "run" / "grading.json").unlink()
     with caplog.at_level(logging.ERROR):
         again = grade_run(store, competition, outcome, tmp_path / "run")
     assert again == json.loads((tmp_path / "run" / "grading.json").read_text())
-    assert any("run_graded hook failed" in r.getMessage() for r in caplog.records)
+    assert len(observer.calls) == 2
+    assert any("observer hook failed" in r.getMessage() for r in caplog.records)
