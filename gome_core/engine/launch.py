@@ -141,7 +141,8 @@ def resume_engine(
 ) -> tuple[Engine, Any, Any]:
     """An engine that continues the run in ``path``; also returns its store and competition.
 
-    ``overrides`` may change the budget (e.g. ``budget.steps=40`` to run longer).
+    ``overrides`` may change the budget (e.g. ``budget.steps=40`` to run longer); the run's
+    ``config.toml`` keeps them, so a later resume goes on with them too.
     """
     rundir = RunDirectory.open(path)
     info = rundir.info()
@@ -164,6 +165,8 @@ def resume_engine(
         hidden=private_paths(competition),
         _existing=rundir,
     )
+    if overrides:  # written once the engine is built: a bad override leaves the file as it was
+        rundir.write_config(resolved.to_toml())
     return engine, store, competition
 
 

@@ -70,6 +70,10 @@ class RunDirectory:
             )
         return cls(path)
 
+    def write_config(self, config_toml: str) -> None:
+        """Replace the configuration the run goes on with (a resume that changed it)."""
+        _atomic_write(self.config_path, config_toml)
+
     @property
     def journal_path(self) -> Path:
         return self.path / "journal.jsonl"

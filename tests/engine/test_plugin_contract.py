@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
+import tomllib
 
 import pytest
 from gome_treesearch.policies import AideConfig, AideGreedy
@@ -191,6 +192,8 @@ def test_running_an_engine_on_a_run_directory_that_holds_a_run_continues_it(
     with engine:
         outcome = engine.run()  # no flag: the directory's run goes on
     assert outcome.steps == 4
+    # The run's configuration keeps the longer budget for the next resume.
+    assert tomllib.loads((run_dir / "config.toml").read_text())["budget"]["steps"] == 4
     types = [e["type"] for e in _events(run_dir)]
     assert types.count("run_started") == 1 and types.count("run_resumed") == 1
     after = {p.name: (p / "main.py").read_text() for p in (run_dir / "nodes").iterdir()}

@@ -340,8 +340,13 @@ def test_gome_run_and_gome_resume_log_the_grading_and_the_resumed_budget(
     out = capsys.readouterr().out.splitlines()
     assert out[0].split()[1:3] == ["gome", "3"]
 
-    # Resumed again with the run's own budget: the tag goes, the param holds again.
+    # Resumed again: the run's configuration kept the longer budget, and so does the tag.
     result = CliRunner().invoke(cli, ["resume", str(run_dir)], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert _only_run(client).data.tags["gome.config.budget.steps"] == "3"
+    # Set back to the first budget: the tag goes, the param holds again.
+    back = ["resume", str(run_dir), "--set", "budget.steps=2"]
+    result = CliRunner().invoke(cli, back, catch_exceptions=False)
     assert result.exit_code == 0, result.output
     assert not [t for t in _only_run(client).data.tags if t.startswith("gome.config.")]
 
