@@ -78,8 +78,13 @@ class SuccessMemory(Momentum):
         if not pool or k <= 0:
             return []
         latest = max(e.step for e in pool)
+        # The gain of a first draft (no score before) is 0; a previous score of exactly 0.0 is a
+        # score, not a missing one.
         gains = [
-            abs((e.score_after or 0.0) - (e.score_before or e.score_after or 0.0)) for e in pool
+            abs(e.score_after - e.score_before)
+            if e.score_after is not None and e.score_before is not None
+            else 0.0
+            for e in pool
         ]
         top_gain = max(gains) or 1.0
 

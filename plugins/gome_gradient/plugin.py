@@ -55,28 +55,44 @@ def register_presets(register: RegisterPreset) -> None:
         _gome(),
         name="gome",
         source=_PAPER,
-        description="Gome, full: 3 traces, structured reasoning, success memory.",
+        description=(
+            "Gome, full: 3 traces, structured reasoning, success memory."
+            " Budget: 30 steps or 12 hours, whichever comes first; --hours alone does not"
+            " lift the step cap (raise --steps too)."
+        ),
         with_llm=_with_llm(),
     )
     register(
         _gome(estimator={"name": "offline", "structured": False}),
         name="gome-no-reasoning",
         source=f"{_PAPER}, ablation",
-        description="Ablation: the direction is one unscored idea, no structured reasoning.",
+        description=(
+            "Ablation: the direction is one unscored idea, no structured reasoning."
+            " Budget: 30 steps or 12 hours, whichever comes first; --hours alone does not"
+            " lift the step cap (raise --steps too)."
+        ),
         with_llm=_with_llm(structured=False),
     )
     register(
         _gome(memory=False),
         name="gome-no-memory",
         source=f"{_PAPER}, ablation",
-        description="Ablation: no success memory (no momentum, no cross-trace recall).",
+        description=(
+            "Ablation: no success memory (no momentum, no cross-trace recall)."
+            " Budget: 30 steps or 12 hours, whichever comes first; --hours alone does not"
+            " lift the step cap (raise --steps too)."
+        ),
         with_llm=_with_llm(),
     )
     register(
         _gome(traces=1),
         name="gome-single-trace",
         source=f"{_PAPER}, ablation",
-        description="Ablation: one trace, no distributed optimization.",
+        description=(
+            "Ablation: one trace, no distributed optimization."
+            " Budget: 30 steps or 12 hours, whichever comes first; --hours alone does not"
+            " lift the step cap (raise --steps too)."
+        ),
         with_llm=_with_llm(),
     )
     quick = _gome(traces=2)

@@ -69,6 +69,21 @@ class DiagnosisAnswer:
     problems: list[ProblemAnswer] = llm_field(min_items=1, max_items=5)
     hypotheses: list[HypothesisAnswer] = llm_field(min_items=1, max_items=5)
 
+    def __attrs_post_init__(self) -> None:
+        # A hypothesis naming a problem past the last one would silently lose its problem: it is
+        # a schema violation instead (parsing turns the ValueError into a repair round).
+        last = len(self.problems) - 1
+        wrong = [
+            f"hypotheses[{i}].problem is {h.problem}"
+            for i, h in enumerate(self.hypotheses)
+            if h.problem > last
+        ]
+        if wrong:
+            raise ValueError(
+                f"{'; '.join(wrong)}, but the problems are numbered 0 to {last}: each hypothesis "
+                "must give the 0-based index of a listed problem it answers"
+            )
+
 
 @frozen
 class SelectionAnswer:

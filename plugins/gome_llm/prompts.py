@@ -201,8 +201,15 @@ def _memory_line(entry: MemoryEntry) -> str:
             f"- trace {entry.trace}: {change} ({entry.hypothesis.component}) improved "
             f"{_score(entry.score_before)} -> {_score(entry.score_after)}"
         )
-    why = f": {entry.feedback[:200]}" if entry.feedback else ""
-    return f"- {change} ({entry.hypothesis.component}) did not help{why}"
+    # A failure shows its outcome, so the model sees how much worse the step was: the score
+    # before -> after when it ran to a score, else that it failed with no score; then the
+    # failure's first line of feedback (the error, or the check that failed).
+    if entry.score_after is None:
+        outcome = "failed, no score"
+    else:
+        outcome = f"did not help: {_score(entry.score_before)} -> {_score(entry.score_after)}"
+    why = f"; {entry.feedback[:200]}" if entry.feedback else ""
+    return f"- {change} ({entry.hypothesis.component}) {outcome}{why}"
 
 
 def best_section(state: TraceState, tail_chars: int) -> Section:

@@ -16,7 +16,7 @@ from gome_openai.config import OpenAIConfig
 from gome_core import resolve_config
 from gome_core.executors.local import LocalExecutor, LocalExecutorConfig
 from gome_core.interfaces import RunContext
-from gome_core.llm.schema import parse_structured
+from gome_core.llm.schema import SchemaViolation, parse_structured
 from gome_core.testing import PluginSuite
 from gome_core.types import (
     Candidate,
@@ -171,6 +171,93 @@ def test_without_structured_reasoning_one_unscored_idea(context, scripted_server
     )
     assert direction.problems == () and direction.chosen.scores is None
     assert [r.schema_name for r in scripted_server.requests] == ["SelectionAnswer"]
+
+
+def test_the_single_idea_ablation_still_sees_other_traces_accepted_steps(context, scripted_server):
+    # DESIGN: the only change of the ablation is an unscored single idea; cross-trace memory stays.
+    state = TraceState(
+        trace=0,
+        cross_trace=(
+            MemoryEntry(
+                1,
+                1,
+                Hypothesis("Switch the model family to hist_gbm", component="model"),
+                True,
+                score_before=300.0,
+                score_after=240.0,
+            ),
+        ),
+    )
+    LLMGradientEstimator(LLMReasonerConfig(structured=False)).estimate(state, context)
+    (idea,) = scripted_server.requests
+    assert "Hypotheses accepted in other traces" in idea.last_user_text
+    assert (
+        "trace 1: Switch the model family to hist_gbm (model) improved 300 -> 240"
+        in idea.last_user_text
+    )
+
+
+def test_failures_in_memory_show_their_outcome(context, scripted_server):
+    worse = MemoryEntry(
+        0,
+        2,
+        Hypothesis("Add 500 more trees", component="model"),
+        False,
+        score_before=250.0,
+        score_after=262.5,
+    )
+    crashed = MemoryEntry(
+        0,
+        3,
+        Hypothesis("Target-encode the species", component="features"),
+        False,
+        score_before=250.0,
+        feedback="KeyError: 'species'",
+    )
+    state = TraceState(trace=0, failures=(worse, crashed))
+    LLMGradientEstimator(LLMReasonerConfig(selector="sample")).estimate(state, context)
+    prompt = scripted_server.requests[0].last_user_text
+    assert "- Add 500 more trees (model) did not help: 250 -> 262.5\n" in prompt
+    assert "- Target-encode the species (features) failed, no score; KeyError: 'species'" in prompt
+
+
+def _diagnosis(problem_indices: list[int]) -> dict:
+    problem = {
+        "statement": "the model underfits",
+        "reasoning": "train and validation errors are both high",
+        "category": "model",
+        "expected_impact": "lower error",
+        "critical": False,
+    }
+    hypothesis = {
+        "statement": "Switch the model family to hist_gbm",
+        "component": "model",
+        "alignment": 8,
+        "impact": 8,
+        "novelty": 7,
+        "feasibility": 9,
+        "risk_reward": 7,
+        "reasons": "r",
+    }
+    return {
+        "problems": [problem, problem],
+        "hypotheses": [{**hypothesis, "problem": i} for i in problem_indices],
+    }
+
+
+def test_a_hypothesis_naming_a_missing_problem_gets_a_repair_round(context, scripted_server):
+    scripted_server.reply(data=_diagnosis([0, 2]))  # there is no problem 2
+    direction = LLMGradientEstimator(LLMReasonerConfig(selector="sample")).estimate(
+        TraceState(trace=0), context
+    )
+    first, repair = scripted_server.requests
+    assert first.schema_name == repair.schema_name == "DiagnosisAnswer"
+    assert "hypotheses[1].problem is 2" in repair.last_user_text
+    # The repaired answer (the scripted model's) pairs every hypothesis with a problem.
+    assert all(h.problem is not None for h in direction.candidates)
+    with pytest.raises(SchemaViolation, match="numbered 0 to 1"):
+        parse_structured(_diagnosis([0, 2]), DiagnosisAnswer)
+    assert len(parse_structured(_diagnosis([1, 0]), DiagnosisAnswer).hypotheses) == 2
 
 
 def test_the_code_writer_applies_the_direction_to_the_base(context, scripted_server):

@@ -66,6 +66,16 @@ def test_recall_prefers_similar_recent_steps_of_other_traces_and_keeps_the_globa
     assert memory.recall("anything", k=0) == []
 
 
+def test_recall_weighs_a_gain_from_a_previous_score_of_zero():
+    # A previous score of exactly 0.0 is a score: the step from 0.0 to 0.6 is the larger gain.
+    memory = SuccessMemory()  # no metric: no global best is added
+    memory.record(_entry(1, 1, "alpha", True, after=0.6, before=0.0))
+    memory.record(_entry(2, 2, "beta", True, after=0.55, before=0.5))
+    memory.record(_entry(3, 3, "gamma", True, after=0.4, before=None))  # a first draft: gain 0
+    recalled = memory.recall("unrelated words only", k=3)
+    assert [e.hypothesis.statement for e in recalled] == ["alpha", "beta", "gamma"]
+
+
 def test_similarity_is_a_cosine():
     assert similarity("tf-idf text features", "text features tf-idf") == pytest.approx(1.0)
     assert similarity("random forest", "text features") == 0.0
