@@ -395,7 +395,15 @@ def notify_observers(hooks: Any, name: str, **kwargs: Any) -> None:
     pluggy would stop at the first failure, and an observer must neither stop a run nor
     silence the observers after it."""
     caller = getattr(hooks, name)
-    for impl in reversed(caller.get_hookimpls()):  # pluggy's order: the last registered first
+    impls = caller.get_hookimpls()
+    if any(impl.hookwrapper or impl.wrapper for impl in impls):
+        # A wrapper needs pluggy's own call loop: then one failure skips the rest, as in pluggy.
+        try:
+            caller(**kwargs)
+        except Exception:
+            log.exception("observer hook failed", hook=name)
+        return
+    for impl in reversed(impls):  # pluggy's order: the last registered first
         try:
             impl.function(**{arg: kwargs[arg] for arg in impl.argnames})
         except Exception:

@@ -138,7 +138,8 @@ def _finish(outcome: Any, engine: Any, store: Any, competition: Any) -> None:
             f"LLM: {outcome.usage.calls} calls, {outcome.usage.total_tokens} tokens, "
             f"${outcome.usage.usd:.2f}"
         )
-    report = grade_run(store, competition, outcome, path) if outcome.submission else None
+    graded = outcome.submission is not None
+    report = grade_run(store, competition, outcome, path, hooks=engine.hooks) if graded else None
     if print_byod_summary(competition, report, outcome.final.score if outcome.final else None):
         from gome_core.byod.report import user_predictions
 

@@ -391,6 +391,9 @@ class Engine:
                 final = self._final_choice()
             except KeyboardInterrupt as stop:  # steps saved; a resume chooses again
                 status, reason = "interrupted", f"{_interrupted_by(stop)} during the final choice"
+            except Exception as exc:  # a component's bug: on the record too, then raised
+                status, reason = "failed", f"{type(exc).__name__}: {exc} (during the final choice)"
+                crash = exc
         if status != "interrupted":
             self._emit(
                 "run_finished",
@@ -425,11 +428,18 @@ class Engine:
     def _stop_steps(self, in_flight: Mapping[futures.Future[Node], Proposal]) -> None:
         """End the steps in flight: their candidates, their LLM waits, the ones not started."""
         self._stop.set()
-        self.executor.cancel()
-        if self.llm is not None:
-            self.llm.interrupt()  # steps waiting on an LLM call give up now
         for future in list(in_flight):
             future.cancel()
+        # A part that fails to stop must not hide why the run is stopping.
+        try:
+            self.executor.cancel()
+        except Exception:
+            log.exception("the executor failed to cancel its runs")
+        if self.llm is not None:
+            try:
+                self.llm.interrupt()  # steps waiting on an LLM call give up now
+            except Exception:
+                log.exception("the LLM backend failed to interrupt its calls")
 
     def _finish(self, proposal: Proposal, node: Node) -> None:
         if self._stop.is_set():

@@ -170,13 +170,15 @@ def resume_engine(
     return engine, store, competition
 
 
-def grade_run(store: Any, competition: Any, outcome: RunOutcome, rundir: Path) -> dict | None:
+def grade_run(
+    store: Any, competition: Any, outcome: RunOutcome, rundir: Path, *, hooks: Any = None
+) -> dict | None:
     """Grade the final submission when the competition has answers; write ``grading.json``.
 
-    Then call the ``run_graded`` hook, with the run as its directory describes it; an observer's
+    Then call the ``run_graded`` hook, with the run as its directory describes it, on ``hooks``
+    (the run's engine's ``hooks``; by default the process-wide registry's); an observer's
     failure is logged, never raised.
     """
-
     if outcome.submission is None or not competition.answers.is_file():
         return None
     report = store.grade(competition.id, outcome.submission).to_dict()
@@ -186,5 +188,10 @@ def grade_run(store: Any, competition: Any, outcome: RunOutcome, rundir: Path) -
     with open(run_dir.config_path, "rb") as fh:
         config = tomllib.load(fh)
     run = RunInfo(info["run_id"], run_dir.path, info["competition"], info.get("preset"), config)
-    notify_observers(get_registry().manager.hook, "run_graded", run=run, grading=dict(report))
+    notify_observers(
+        hooks if hooks is not None else get_registry().manager.hook,
+        "run_graded",
+        run=run,
+        grading=dict(report),
+    )
     return report

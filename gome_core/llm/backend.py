@@ -219,11 +219,10 @@ class ProviderBackend(LLMBackend):
             self._generation += 1
             self._wake.notify_all()
 
-    def _wait_to_retry(self, delay: float) -> bool:
-        """Wait ``delay`` seconds; False when interrupted first."""
+    def _wait_to_retry(self, delay: float, generation: int) -> bool:
+        """Wait ``delay`` seconds; False when interrupted first (since ``generation``)."""
         end = time.monotonic() + delay
         with self._wake:
-            generation = self._generation
             while self._generation == generation:
                 left = end - time.monotonic()
                 if left <= 0:
@@ -231,10 +230,11 @@ class ProviderBackend(LLMBackend):
                 self._wake.wait(left)
         return False
 
-    def _send_interruptibly(self, call: ProviderCall) -> ProviderReply:
+    def _send_interruptibly(self, call: ProviderCall, generation: int) -> ProviderReply:
         """:meth:`_send` in a helper thread, so that :meth:`interrupt` need not wait for an
         answer (up to ``timeout_s``): the request is then abandoned, its answer dropped when it
-        comes (the provider may still bill it). Raises ``_Interrupted``."""
+        comes (the provider may still bill it). Raises ``_Interrupted`` when interrupted since
+        ``generation`` (before the request too: it is then not sent)."""
         outcome: list[tuple[bool, Any]] = []
 
         def send() -> None:
@@ -247,7 +247,8 @@ class ProviderBackend(LLMBackend):
                 self._wake.notify_all()
 
         with self._wake:
-            generation = self._generation
+            if self._generation != generation:
+                raise _Interrupted
         # The copied context keeps what the caller bound to its log lines.
         context = contextvars.copy_context()
         threading.Thread(
@@ -334,6 +335,8 @@ class ProviderBackend(LLMBackend):
     def complete(self, request: LLMRequest) -> LLMResponse:
         """Answer ``request``; see the module docstring for what is done on the way."""
         started = time.monotonic()
+        with self._wake:  # an interrupt from now on ends this call, between attempts too
+            generation = self._generation
         output = None
         if request.schema is not None:
             if not (isinstance(request.schema, type) and attrs.has(request.schema)):
@@ -372,7 +375,7 @@ class ProviderBackend(LLMBackend):
                 purpose=request.purpose,
             )
             try:
-                reply = self._exchange(call)
+                reply = self._exchange(call, generation)
             except LLMError as exc:
                 exc.usage = exc.usage + usage()
                 raise
@@ -426,8 +429,9 @@ class ProviderBackend(LLMBackend):
         assert output is not None
         raise LLMSchemaError(output.name, problems, rounds=rounds, model=model, usage=usage())
 
-    def _exchange(self, call: ProviderCall) -> ProviderReply:
-        """One exchange, retried on transient failures, with rejected parameters dropped."""
+    def _exchange(self, call: ProviderCall, generation: int) -> ProviderReply:
+        """One exchange, retried on transient failures, with rejected parameters dropped; given
+        up when :meth:`interrupt` is called after ``generation`` was read."""
         retries = 0
         waited = 0.0
         wanted = dict(call.options)
@@ -436,7 +440,7 @@ class ProviderBackend(LLMBackend):
             options = {k: v for k, v in wanted.items() if k not in rejected}
             attempt = attrs.evolve(call, options=options)
             try:
-                reply = self._send_interruptibly(attempt)
+                reply = self._send_interruptibly(attempt, generation)
             except _Interrupted:
                 raise LLMUnavailableError(
                     f"{self.provider}: interrupted while waiting for the answer",
@@ -489,10 +493,10 @@ class ProviderBackend(LLMBackend):
                 retry=retries,
                 wait_s=round(delay, 3),
             )
-            if not self._wait_to_retry(delay):
+            if not self._wait_to_retry(delay, generation):
                 raise LLMUnavailableError(
                     f"{self.provider}: interrupted while waiting to retry ({failure.kind})",
-                    kind=failure.kind,
+                    kind="interrupted",
                     status=failure.status,
                     attempts=retries,
                     waited_s=waited,

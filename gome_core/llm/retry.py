@@ -87,7 +87,8 @@ class Failure:
 
     ``kind`` is one of ``rate_limit``, ``server``, ``timeout``, ``connection``, ``malformed``
     (an unreadable answer), ``auth``, ``bad_request`` or ``other``; ``param`` names the request
-    parameter the provider rejected, when it says so.
+    parameter the provider rejected, when it says so. (An interrupted call raises
+    ``LLMUnavailableError`` with ``kind`` ``interrupted``.)
     """
 
     kind: str

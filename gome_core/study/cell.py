@@ -236,7 +236,8 @@ def _run(task: CellTask, cell_dir: Path) -> dict[str, Any]:
         outcome = engine.run(resumed=False)
     if outcome.status == "interrupted":
         return {"key": task.key, "cell": dict(task.cell), "status": "interrupted"}
-    grading = _relative_paths(grade_run(store, competition, outcome, run_dir), cell_dir)
+    graded = grade_run(store, competition, outcome, run_dir, hooks=engine.hooks)
+    grading = _relative_paths(graded, cell_dir)
     events = list(Journal.read(run_dir / "journal.jsonl"))
     curve = best_so_far(events)
 

@@ -41,6 +41,27 @@ class BrokenAfterTwo(AideGreedy):
         return super().ask()
 
 
+class BrokenFinalChoice(AideGreedy):
+    """A search whose `best` has a bug that shows only when the final choice asks for several."""
+
+    def best(self, k=1):
+        if k > 1:
+            raise RuntimeError("a bug in best")
+        return super().best(k)
+
+
+class Wrapping:
+    """An observer written as a pluggy wrapper (a generator around the other observers)."""
+
+    def __init__(self) -> None:
+        self.seen: list[int] = []
+
+    @gome_core.hookimpl(wrapper=True)
+    def journal_event(self, run, event):
+        self.seen.append(event["seq"])
+        return (yield)
+
+
 class Watcher:
     """Records what the run hooks see, and on which thread."""
 
@@ -85,6 +106,7 @@ class Extras:
     @gome_core.hookimpl
     def register_optimizers(self, register):
         register(BrokenAfterTwo, name="broken-after-two", config=AideConfig)
+        register(BrokenFinalChoice, name="broken-final-choice", config=AideConfig)
 
 
 @pytest.fixture
@@ -202,3 +224,36 @@ def test_running_an_engine_on_a_run_directory_that_holds_a_run_continues_it(
     engine, _, _ = resume_engine(run_dir)
     with engine, pytest.raises(UsageError, match="already holds a run"):
         engine.run(resumed=False)  # starting over would overwrite the saved steps
+
+
+def test_a_bug_in_the_final_choice_ends_the_run_on_the_record_and_is_raised(
+    registry, watcher, toy_competition, tmp_path
+):
+    _, competition = toy_competition
+    resolved = resolve(
+        preset="aide-greedy",
+        overrides=[
+            'optimizer = {name = "broken-final-choice", implementer = "toy", ideas = "toy"}',
+            "budget.steps=2",
+            "engine.final_top_k=2",
+            "executor.timeout_s=30",
+        ],
+        registry=registry,
+    )
+    with build_engine(resolved, competition_ref(competition), run_dir=tmp_path / "r") as engine:
+        with pytest.raises(RuntimeError, match="a bug in best"):
+            engine.run()
+    last = _events(tmp_path / "r")[-1]
+    assert last["type"] == "run_finished" and last["status"] == "failed"
+    assert last["reason"] == "RuntimeError: a bug in best (during the final choice)"
+    assert watcher.finished == ["failed"]
+
+
+def test_an_observer_written_as_a_wrapper_is_still_called(gome_plugin, toy_competition, tmp_path):
+    wrapping = Wrapping()
+    registry = gome_plugin(toy=toy_plugin, wrapping=wrapping)
+    _, competition = toy_competition
+    resolved = resolve(preset="toy", overrides=["budget.steps=2"], registry=registry)
+    with build_engine(resolved, competition_ref(competition), run_dir=tmp_path / "r") as engine:
+        engine.run()
+    assert wrapping.seen == list(range(len(_events(tmp_path / "r"))))

@@ -227,7 +227,7 @@ output = 1.10
     ("waiting_for", "said", "kind"),
     [
         # A rate limit asking for a minute's wait: interrupted during the backoff.
-        ("a retry", "interrupted while waiting to retry", "rate_limit"),
+        ("a retry", "interrupted while waiting to retry", "interrupted"),
         # An answer a minute away: interrupted while the request is in flight.
         ("the answer", "interrupted while waiting for the answer", "interrupted"),
     ],
