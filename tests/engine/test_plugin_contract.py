@@ -171,25 +171,37 @@ def test_an_observer_that_raises_neither_stops_the_run_nor_silences_the_others(
     assert watcher.finished == ["budget"]
 
 
+@pytest.mark.parametrize(
+    ("optimizer", "overrides", "reason"),
+    [
+        ("broken-after-two", ["budget.steps=6"], "RuntimeError: a bug in ask"),
+        (
+            "broken-final-choice",
+            ["budget.steps=2", "engine.final_top_k=2"],
+            "RuntimeError: a bug in best (during the final choice)",
+        ),
+    ],
+    ids=["ask", "final-choice"],
+)
 def test_a_bug_in_the_optimizer_ends_the_run_on_the_record_and_is_raised(
-    registry, watcher, toy_competition, tmp_path
+    registry, watcher, toy_competition, tmp_path, optimizer, overrides, reason
 ):
     _, competition = toy_competition
     resolved = resolve(
         preset="aide-greedy",
         overrides=[
-            'optimizer = {name = "broken-after-two", implementer = "toy", ideas = "toy"}',
-            "budget.steps=6",
+            f'optimizer = {{name = "{optimizer}", implementer = "toy", ideas = "toy"}}',
             "executor.timeout_s=30",
+            *overrides,
         ],
         registry=registry,
     )
     with build_engine(resolved, competition_ref(competition), run_dir=tmp_path / "r") as engine:
-        with pytest.raises(RuntimeError, match="a bug in ask"):
+        with pytest.raises(RuntimeError, match=reason.split(": ")[1].split(" (")[0]):
             engine.run()
     last = _events(tmp_path / "r")[-1]
     assert last["type"] == "run_finished" and last["status"] == "failed"
-    assert last["reason"] == "RuntimeError: a bug in ask"
+    assert last["reason"] == reason
     assert watcher.finished == ["failed"]
 
 
@@ -224,29 +236,6 @@ def test_running_an_engine_on_a_run_directory_that_holds_a_run_continues_it(
     engine, _, _ = resume_engine(run_dir)
     with engine, pytest.raises(UsageError, match="already holds a run"):
         engine.run(resumed=False)  # starting over would overwrite the saved steps
-
-
-def test_a_bug_in_the_final_choice_ends_the_run_on_the_record_and_is_raised(
-    registry, watcher, toy_competition, tmp_path
-):
-    _, competition = toy_competition
-    resolved = resolve(
-        preset="aide-greedy",
-        overrides=[
-            'optimizer = {name = "broken-final-choice", implementer = "toy", ideas = "toy"}',
-            "budget.steps=2",
-            "engine.final_top_k=2",
-            "executor.timeout_s=30",
-        ],
-        registry=registry,
-    )
-    with build_engine(resolved, competition_ref(competition), run_dir=tmp_path / "r") as engine:
-        with pytest.raises(RuntimeError, match="a bug in best"):
-            engine.run()
-    last = _events(tmp_path / "r")[-1]
-    assert last["type"] == "run_finished" and last["status"] == "failed"
-    assert last["reason"] == "RuntimeError: a bug in best (during the final choice)"
-    assert watcher.finished == ["failed"]
 
 
 def test_an_observer_written_as_a_wrapper_is_still_called(gome_plugin, toy_competition, tmp_path):
