@@ -44,6 +44,7 @@ __all__ = [
     "load_plugins",
     "notify_observers",
     "reset_registry",
+    "unknown_hooks",
 ]
 
 log = get_logger(__name__)
@@ -261,26 +262,37 @@ def load_plugins(
     return registry
 
 
+def unknown_hooks(manager: pluggy.PluginManager, plugin: object) -> list[tuple[str, str | None]]:
+    """The hooks ``plugin`` implements that gome does not have, each with the closest hook name
+    gome has (``None`` when none is close). Hooks marked ``optionalhook=True`` are left out: they
+    may be ones only a newer gome has."""
+    out = []
+    for caller in manager.get_hookcallers(plugin) or []:
+        impls = [impl for impl in caller.get_hookimpls() if impl.plugin is plugin]
+        if caller.has_spec() or all(impl.optionalhook for impl in impls):
+            continue
+        close = difflib.get_close_matches(caller.name, _known_hooks(), n=1)
+        out.append((caller.name, close[0] if close else None))
+    return out
+
+
+def _known_hooks() -> list[str]:
+    return sorted(name for name, spec in vars(hookspecs).items() if hasattr(spec, "gome_spec"))
+
+
 def _check_hooks_are_known(manager: pluggy.PluginManager, plugin: object) -> None:
     """Refuse hook implementations that match no hook: pluggy accepts them, and a misspelt
     ``register_validator`` would then never be called, leaving its components unregistered."""
-    known = sorted(name for name, spec in vars(hookspecs).items() if hasattr(spec, "gome_spec"))
-    unknown, all_close = [], True
-    for caller in manager.get_hookcallers(plugin) or []:
-        impls = [impl for impl in caller.get_hookimpls() if impl.plugin is plugin]
-        # ``optionalhook=True`` marks a hook this gome may lack (one that only a newer gome has).
-        if caller.has_spec() or all(impl.optionalhook for impl in impls):
-            continue
-        close = difflib.get_close_matches(caller.name, known, n=1)
-        unknown.append(f"{caller.name!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
-        all_close = all_close and bool(close)
+    found = unknown_hooks(manager, plugin)
+    unknown = [f"{n!r}" + (f" (did you mean {c!r}?)" if c else "") for n, c in found]
+    all_close = all(close for _, close in found)
     if not unknown:
         return
     problem = f"unknown hook{'s' if len(unknown) > 1 else ''} {', '.join(sorted(unknown))}"
     if not all_close:
         problem += (
-            f" (the hooks are {', '.join(known)}; mark a hook that only a newer gome has with "
-            "@gome_core.hookimpl(optionalhook=True))"
+            f" (the hooks are {', '.join(_known_hooks())}; mark a hook that only a newer gome "
+            "has with @gome_core.hookimpl(optionalhook=True))"
         )
     raise pluggy.PluginValidationError(plugin, problem)
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import os
 import tomllib
 from collections.abc import Callable, Iterator
@@ -13,7 +12,7 @@ import attrs
 import pytest
 
 from gome_core import interfaces
-from gome_core.plugins import PluginRegistry, Registration
+from gome_core.plugins import PluginRegistry, Registration, unknown_hooks
 from gome_core.testing.registries import registry_with
 
 __all__ = ["PLACEHOLDER_API_KEY", "PluginSuite"]
@@ -76,17 +75,9 @@ class PluginSuite:
     def test_implements_known_hooks_only(self, registry: PluginRegistry, plugin: object) -> None:
         """A misspelt hook name would silently never be called: it is an error here. Only the
         plugin under test is checked; other installed plugins answer for themselves."""
-        hooks = vars(registry.manager.hook)
-        known = [name for name, caller in hooks.items() if caller.has_spec()]
-        for name, caller in hooks.items():
-            if name.startswith("_") or caller.has_spec():
-                continue
-            if any(
-                impl.plugin is plugin and not impl.optionalhook for impl in caller.get_hookimpls()
-            ):
-                close = difflib.get_close_matches(name, known, 1)
-                hint = f" (did you mean {close[0]!r}?)" if close else ""
-                pytest.fail(f"the plugin implements {name!r}, which is no gome hook{hint}")
+        for name, close in unknown_hooks(registry.manager, plugin):
+            hint = f" (did you mean {close!r}?)" if close else ""
+            pytest.fail(f"the plugin implements {name!r}, which is no gome hook{hint}")
 
     def test_provides_something(self, registry: PluginRegistry, plugin: object) -> None:
         name = self._plugin_name(registry, plugin)
