@@ -46,7 +46,7 @@ def hypotheses_from(answer: DiagnosisAnswer) -> tuple[list[Problem], list[Hypoth
     ]
     hypotheses = []
     for h in answer.hypotheses:
-        problem = problems[h.problem] if h.problem < len(problems) else None
+        problem = problems[h.problem]  # DiagnosisAnswer refuses an index past the last problem
         scores = HypothesisScores(
             alignment=h.alignment,
             impact=h.impact,
