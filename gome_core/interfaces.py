@@ -14,6 +14,7 @@ method says otherwise.
 from __future__ import annotations
 
 import abc
+import contextlib
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Generic, TypeVar
@@ -225,11 +226,33 @@ class TraceCoordinator(abc.ABC):
 
     @abc.abstractmethod
     def avoid(self, trace: int) -> Sequence[Hypothesis]:
-        """Sibling hypotheses ``trace`` must differ from (empty once it has an acceptance)."""
+        """Sibling hypotheses ``trace`` must differ from (empty once it has an acceptance).
+
+        Called from worker threads."""
 
     @abc.abstractmethod
     def record(self, trace: int, hypothesis: Hypothesis, accepted: bool) -> None:
         """Learn the outcome of a step of ``trace``."""
+
+    def choosing(self, trace: int) -> contextlib.AbstractContextManager[object]:
+        """Held while a step of ``trace`` chooses its direction, until :meth:`propose`.
+
+        A coordinator that diversifies traces makes a trace's choice wait here for its siblings'
+        choices in progress, so that :meth:`pursuing` can show them. The default waits for
+        nothing. Called from worker threads."""
+        return contextlib.nullcontext()
+
+    def propose(self, trace: int, hypothesis: Hypothesis) -> None:  # noqa: B027 - optional
+        """A step of ``trace`` has chosen ``hypothesis``; it is in flight until :meth:`record`.
+
+        Called from worker threads."""
+
+    def pursuing(self, trace: int) -> Sequence[Hypothesis]:
+        """Hypotheses of siblings' steps in flight that ``trace`` must differ from: chosen, not
+        yet recorded (empty by default, and once ``trace`` has an acceptance).
+
+        Called from worker threads."""
+        return []
 
     def stage(self, time_used: float) -> str:
         """The time stage: ``draft`` below 10% of the time, ``ensemble`` above 70%, else

@@ -535,7 +535,9 @@ class TraceState:
 
     ``successes`` are all accepted steps (momentum), ``failures`` only those since the last
     acceptance; ``avoid`` holds sibling traces' hypotheses that this trace must differ from
-    (forced diversification); ``time_used`` is the fraction of the time budget spent, in [0, 1].
+    (forced diversification): those of finished steps, while ``pursuing`` holds those of the
+    siblings' steps still in flight; ``time_used`` is the fraction of the time budget spent, in
+    [0, 1].
     """
 
     trace: int
@@ -547,6 +549,7 @@ class TraceState:
     cross_trace: tuple[MemoryEntry, ...] = field(default=(), converter=tuple)
     avoid: tuple[Hypothesis, ...] = field(default=(), converter=tuple)
     time_used: float = 0.0
+    pursuing: tuple[Hypothesis, ...] = field(default=(), converter=tuple)
 
 
 @frozen

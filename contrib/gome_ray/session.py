@@ -68,6 +68,9 @@ def live_nodes(ray: ModuleType) -> list[dict[str, float]]:
     return [dict(n["Resources"]) for n in ray.nodes() if n.get("Alive")]
 
 
+_NODES_SHOWN = 4  # nodes listed in the message; the rest are counted
+
+
 def unschedulable(
     nodes: Sequence[Mapping[str, float]], wanted: Mapping[str, float], *, what: str, fix: str
 ) -> str | None:
@@ -79,16 +82,24 @@ def unschedulable(
     """
     if any(all(node.get(k, 0) >= v for k, v in wanted.items()) for node in nodes):
         return None
-    asked = ", ".join(f"{v:g} {k}" for k, v in wanted.items() if v and k != "memory")
-    if wanted.get("memory"):
-        asked += f", {int(wanted['memory']) // 2**20} MB memory"
-    largest = ", ".join(
-        f"{max((n.get(k, 0) for n in nodes), default=0):g} {k}"
-        for k, v in wanted.items()
-        if v and k != "memory"
-    )
+    asked = [k for k, v in wanted.items() if v]  # the kinds of resource the task reserves
+
+    def amounts(resources: Mapping[str, float]) -> str:
+        return ", ".join(
+            f"{int(resources.get(k, 0)) // 2**20} MB memory"
+            if k == "memory"
+            else f"{resources.get(k, 0):g} {k}"
+            for k in asked
+        )
+
+    # Each node's own amounts: maxima taken per resource could add up to a node that does not
+    # exist (the CPUs of one, the GPU of another).
+    shown = "; ".join(amounts(node) for node in nodes[:_NODES_SHOWN])
+    if len(nodes) > _NODES_SHOWN:
+        shown += f"; {len(nodes) - _NODES_SHOWN} more"
     return (
-        f"no node of the Ray cluster has {asked} for {what} (nodes: {len(nodes)}"
-        + (f"; the largest has {largest}" if nodes and largest else "")
+        f"no node of the Ray cluster has {amounts(wanted)} for {what} "
+        f"({len(nodes)} node{'' if len(nodes) == 1 else 's'}"
+        + (f": {shown}" if nodes and asked else "")
         + f"); {fix}"
     )

@@ -81,6 +81,9 @@ class GomeOptimizer(Optimizer):
         self._traces = [_Trace() for _ in range(self.config.traces)]
         self._busy: set[int] = set()
         self._nodes: list[Node] = []
+        # Each step's direction from the moment it is chosen: a step that fails later in develop
+        # reaches tell without a candidate to carry it.
+        self._chosen: dict[str, Hypothesis] = {}
         self.metric = Metric("score")
         self.estimator: GradientEstimator
         self.implementer: Implementer
@@ -139,6 +142,7 @@ class GomeOptimizer(Optimizer):
             if memory
             else (),
             avoid=tuple(self.coordinator.avoid(trace)),
+            pursuing=tuple(self.coordinator.pursuing(trace)),
             time_used=context.time_used,
         )
 
@@ -151,8 +155,14 @@ class GomeOptimizer(Optimizer):
 
     def develop(self, proposal: Proposal, context: RunContext) -> Candidate:
         trace = proposal.trace if proposal.trace is not None else 0
-        state = self.trace_state(trace, context)
-        direction = self.estimator.estimate(state, context)
+        # A diversifying trace chooses after the siblings' choices in progress, and its own
+        # choice is shown to them (``pursuing``) until its step is told.
+        with self.coordinator.choosing(trace):
+            state = self.trace_state(trace, context)
+            direction = self.estimator.estimate(state, context)
+            self.coordinator.propose(trace, direction.chosen)
+        with self._lock:
+            self._chosen[proposal.id] = direction.chosen
         if context.emit is not None:
             context.emit(
                 "reasoning",
@@ -163,6 +173,7 @@ class GomeOptimizer(Optimizer):
                     "failures": len(state.failures),
                     "cross_trace": len(state.cross_trace),
                     "avoid": len(state.avoid),
+                    "pursuing": len(state.pursuing),
                     "history": len(state.history),
                 },
                 direction=direction,
@@ -223,8 +234,10 @@ class GomeOptimizer(Optimizer):
             self._nodes.append(node)
             if accepted:
                 state.best = node
+            chosen = self._chosen.pop(proposal.id, None)
         direction = node.candidate.direction
-        hypothesis = direction.chosen if direction is not None else _DRAFT
+        # Without a chosen direction (the reasoning itself failed) the step counts as a draft.
+        hypothesis = direction.chosen if direction is not None else chosen or _DRAFT
         feedback = node.error or "; ".join(
             r for report in node.reports if not report.passed for r in report.reasons[:1]
         )

@@ -232,7 +232,10 @@ def trace_sections(state: TraceState, tail_chars: int) -> list[Section]:
     )
     memory = "\n".join(_memory_line(e) for e in (*state.successes, *state.failures))
     cross = "\n".join(_memory_line(e) for e in state.cross_trace)
-    avoid = "\n".join(f"- {h.statement} ({h.component})" for h in state.avoid)
+    avoid = "\n".join(
+        [f"- {h.statement} ({h.component})" for h in state.avoid]
+        + [f"- {h.statement} ({h.component}; in progress)" for h in state.pursuing]
+    )
     return [
         Section("stage", stage, keep="all"),
         Section("stage_advice", STAGE_ADVICE[stage], keep="all"),

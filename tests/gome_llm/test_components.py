@@ -137,18 +137,23 @@ def test_the_estimator_diagnoses_then_the_selector_picks(context, scripted_serve
             ),
         ),
         avoid=(Hypothesis("Switch the model family to svm"),),
+        pursuing=(Hypothesis("Switch the model family to knn"),),
         time_used=0.5,
     )
     direction = LLMGradientEstimator().estimate(state, context)
     assert direction.selection == "llm selector"
     assert direction.chosen == direction.candidates[0] and direction.chosen.scores is not None
-    assert len(direction.problems) == 3
+    # The scripted diagnosis proposes only families its prompt does not name: linear (the best),
+    # hist_gbm (another trace's), svm and knn (the siblings') are named, two are left.
+    assert len(direction.problems) == 2
     diagnose, select = scripted_server.requests
     assert diagnose.schema_name == "DiagnosisAnswer" and select.schema_name == "SelectionAnswer"
     # The task and data go into the (cacheable) system prompt; the step's own parts to the user.
     assert "# The task" in diagnose.system and "penguins" in diagnose.system.lower()
     assert "Stage: improve" in diagnose.last_user_text
     assert "Switch the model family to svm" in diagnose.last_user_text  # siblings to differ from
+    assert "Switch the model family to knn (model; in progress)" in diagnose.last_user_text
+    assert "trace 1: Switch the model family to hist_gbm" in diagnose.last_user_text
     assert "<time>" in diagnose.last_user_text and "3.25s" not in diagnose.last_user_text
     # The selector sees other traces' accepted steps and the stage's advice.
     assert "trace 1: Switch the model family to hist_gbm" in select.last_user_text

@@ -66,6 +66,12 @@ def test_gome_run_with_an_llm_completes_a_multi_trace_run(
     reasoning = [e for e in events if e["type"] == "reasoning"]
     assert reasoning and all(e["direction"]["problems"] for e in reasoning)
     assert any(e["direction"]["selection"].startswith("llm selector") for e in reasoning)
+    # The two traces' first drafts start together, yet the second chose after seeing the
+    # first's direction in flight, and chose another.
+    first_drafts = [e for e in reasoning if e["proposal"].endswith("-000")]
+    assert sorted(e["seen"]["pursuing"] for e in first_drafts) == [0, 1]
+    chosen = {e["direction"]["chosen"]["statement"] for e in first_drafts}
+    assert len(chosen) == 2
     purposes = {e["purpose"] for e in events if e["type"] == "llm_call"}
     assert {"reasoning", "selection", "code", "judge"} <= purposes
     calls = scripted_server.model.calls

@@ -1,3 +1,5 @@
+import threading
+
 import gome_gradient.plugin
 import pytest
 from gome_gradient import CoordinatorConfig, GomeCoordinator, SuccessMemory
@@ -13,7 +15,9 @@ from gome_core import (
     Node,
     ValidationReport,
 )
+from gome_core.interfaces import Implementer
 from gome_core.testing import PluginSuite
+from gome_core.types import CompetitionRef
 
 
 class TestGradientPlugin(PluginSuite):
@@ -98,6 +102,48 @@ def test_coordinator_balances_traces_and_forces_diversity_until_acceptance():
     assert quiet.avoid(1) == []
 
 
+def test_siblings_in_flight_are_pursued_until_recorded():
+    coordinator = GomeCoordinator()
+    coordinator.start(3)
+    coordinator.propose(0, Hypothesis("random forest"))
+    coordinator.propose(1, Hypothesis("linear model"))
+    assert [h.statement for h in coordinator.pursuing(2)] == ["random forest", "linear model"]
+    assert [h.statement for h in coordinator.pursuing(0)] == ["linear model"]  # not its own
+    coordinator.record(0, Hypothesis("random forest"), accepted=False)
+    # Finished: no longer in flight, now among the hypotheses to avoid.
+    assert [h.statement for h in coordinator.pursuing(2)] == ["linear model"]
+    assert [h.statement for h in coordinator.avoid(2)] == ["random forest"]
+    coordinator.record(2, Hypothesis("svm"), accepted=True)
+    assert coordinator.pursuing(2) == []  # accepted once: free to follow its own path
+
+
+def test_diversifying_traces_choose_one_at_a_time():
+    coordinator = GomeCoordinator()
+    coordinator.start(2)
+    order: list[str] = []
+    second_started = threading.Event()
+
+    def second_trace():
+        second_started.set()
+        with coordinator.choosing(1):
+            order.append(f"trace 1 sees {[h.statement for h in coordinator.pursuing(1)]}")
+
+    with coordinator.choosing(0):
+        worker = threading.Thread(target=second_trace)
+        worker.start()
+        second_started.wait()
+        worker.join(timeout=0.2)
+        assert worker.is_alive()  # waits for trace 0 to choose
+        coordinator.propose(0, Hypothesis("random forest"))
+        order.append("trace 0 chose")
+    worker.join(timeout=5)
+    assert order == ["trace 0 chose", "trace 1 sees ['random forest']"]
+    # Once a trace has an acceptance its choices wait for nobody.
+    coordinator.record(1, Hypothesis("linear model"), accepted=True)
+    with coordinator.choosing(0), coordinator.choosing(1):
+        pass
+
+
 def test_stage_follows_the_time_used():
     coordinator = GomeCoordinator()
     assert [coordinator.stage(t) for t in (0.05, 0.5, 0.8)] == ["draft", "improve", "ensemble"]
@@ -110,16 +156,15 @@ def _node(node_id, score, trace=0, buggy=False):
     return Node(candidate, result, (ValidationReport.ok("v", score=score),), score=score)
 
 
+class _Context:
+    competition = CompetitionRef("c", ".", "", Metric("mae", lower_is_better=True))
+    time_used = 0.0
+    emit = None
+
+
 @pytest.fixture
 def optimizer(toy_registry):
     from gome_gradient import GomeConfig, GomeOptimizer
-
-    from gome_core.types import CompetitionRef
-
-    class Ctx:
-        competition = CompetitionRef("c", ".", "", Metric("mae", lower_is_better=True))
-        time_used = 0.0
-        emit = None
 
     from gome_core.config import resolve
 
@@ -127,7 +172,7 @@ def optimizer(toy_registry):
     opt = GomeOptimizer(
         GomeConfig(traces=2, estimator=config.estimator, implementer=config.implementer)
     )
-    opt.start(Ctx())
+    opt.start(_Context())
     return opt
 
 
@@ -154,3 +199,21 @@ def test_acceptance_needs_a_valid_improvement_in_the_metric_direction(optimizer)
     assert [n.score for n in optimizer.best(2)] == [2.0, 3.0]  # lower is better; buggy excluded
     successes = optimizer.momentum.successes(0)
     assert [e.score_after for e in successes] == [3.0, 2.0]
+
+
+class _BrokenWriter(Implementer):
+    def implement(self, request, context):
+        raise RuntimeError("the code writer is down")
+
+
+def test_a_step_that_fails_after_choosing_is_remembered_by_its_direction(optimizer):
+    optimizer.implementer = _BrokenWriter()
+    proposal = optimizer.ask()
+    with pytest.raises(RuntimeError):
+        optimizer.develop(proposal, _Context())
+    chosen = optimizer.coordinator.pursuing(1)[0]  # the sibling sees it while it is in flight
+    # What the engine tells of a step that failed while developing: no code, no direction.
+    failed = Candidate(id=proposal.id, files={}, operator=proposal.operator, trace=0)
+    optimizer.tell(proposal, Node(failed, error="RuntimeError: the code writer is down"))
+    assert [e.hypothesis for e in optimizer.momentum.failures(0)] == [chosen]
+    assert optimizer.coordinator.avoid(1) == [chosen] and optimizer.coordinator.pursuing(1) == []

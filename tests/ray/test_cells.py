@@ -63,7 +63,7 @@ def test_cells_no_node_can_hold_are_refused_at_once(ray_instance):
     assert isinstance(error, UsageError), outcome
     message = str(error)
     assert "no node of the Ray cluster has 3 CPU for one study cell" in message
-    assert "the largest has 2 CPU" in message and "runner.num_cpus" in message
+    assert "(1 node: 2 CPU" in message and "runner.num_cpus" in message
 
 
 def test_a_local_instance_too_small_for_a_cell_says_which_setting_to_change():
@@ -75,7 +75,7 @@ def test_a_local_instance_too_small_for_a_cell_says_which_setting_to_change():
     with pytest.raises(UsageError) as info:
         runner._check_fits(fake_ray)
     message = str(info.value)
-    assert "has 2 CPU for one study cell (nodes: 1; the largest has 1 CPU)" in message
+    assert "has 2 CPU for one study cell (1 node: 1 CPU)" in message
     assert "runner.num_cpus" in message and "runner.local_num_cpus" in message
     RayCellRunner(RayCellRunnerConfig(num_cpus=1))._check_fits(fake_ray)  # fits: no error
 
@@ -85,8 +85,17 @@ def test_the_executor_and_the_cell_runner_share_the_check():
     assert unschedulable(nodes, {"CPU": 4, "GPU": 0, "memory": 2**30}, what="x", fix="y") is None
     message = unschedulable(nodes, {"CPU": 1, "GPU": 1, "memory": 0}, what="one candidate", fix="f")
     assert message == (
-        "no node of the Ray cluster has 1 CPU, 1 GPU for one candidate "
-        "(nodes: 1; the largest has 4 CPU, 0 GPU); f"
+        "no node of the Ray cluster has 1 CPU, 1 GPU for one candidate (1 node: 4 CPU, 0 GPU); f"
+    )
+    # Each node is shown with its own amounts: neither node has both 8 CPUs and a GPU.
+    nodes = [
+        {"CPU": 8.0, "GPU": 0.0, "memory": 16.0 * 2**30},
+        {"CPU": 1.0, "GPU": 1.0, "memory": 4.0 * 2**30},
+    ]
+    message = unschedulable(nodes, {"CPU": 8, "GPU": 1, "memory": 2**30}, what="x", fix="y")
+    assert message == (
+        "no node of the Ray cluster has 8 CPU, 1 GPU, 1024 MB memory for x "
+        "(2 nodes: 8 CPU, 0 GPU, 16384 MB memory; 1 CPU, 1 GPU, 4096 MB memory); y"
     )
 
 
