@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import abc
 import contextlib
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Generic, TypeVar
@@ -144,6 +145,8 @@ class RunContext:
     The engine builds one per run. ``llm`` is ``None`` when no backend is configured;
     ``time_used`` (the fraction of the budget spent, in [0, 1]) is updated by the engine as the
     run goes on; ``hardware`` holds facts for prompts (CPUs, GPUs, the full-run time-out).
+    ``stopping`` is set when the run stops early (interrupted, or a component crashed): work of
+    a step in flight that is not yet started, such as a further LLM call, should not start.
     """
 
     competition: CompetitionRef
@@ -159,6 +162,7 @@ class RunContext:
     #: Journals an event of the component's own (``emit("reasoning", trace=0, ...)``); thread-safe.
     emit: Callable[..., object] | None = field(default=None, repr=False)
     log: structlog.typing.FilteringBoundLogger | None = field(default=None, repr=False)
+    stopping: threading.Event = field(factory=threading.Event, repr=False)
 
 
 class Validator(abc.ABC):

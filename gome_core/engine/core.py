@@ -131,8 +131,13 @@ class Engine:
         self._journal = run_dir.journal()
         self._emit_lock = threading.RLock()
         self._usage_lock = threading.Lock()
+        # Set when the run stops early: the steps in flight, their components and their LLM
+        # calls see it, so a step between two calls does not start the next one.
+        self._stop = threading.Event()
         self.llm = (
-            MeteredLLM(llm, on_call=self._on_llm_call, on_event=self._on_llm_event)
+            MeteredLLM(
+                llm, on_call=self._on_llm_call, on_event=self._on_llm_event, stopping=self._stop
+            )
             if llm is not None
             else None
         )
@@ -147,11 +152,11 @@ class Engine:
             emit=self._emit,
             hidden=tuple(Path(p) for p in hidden),
             log=log.bind(run=info.run_id),
+            stopping=self._stop,
         )
         self.steps = 0
         self.usage = LLMUsage()
         self.clock = _Clock()
-        self._stop = threading.Event()
         self._best_id: str | None = None
 
     # ------------------------------------------------------------------ events

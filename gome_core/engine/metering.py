@@ -11,7 +11,7 @@ from typing import Any
 import attrs
 
 from gome_core.interfaces import LLMBackend
-from gome_core.llm.errors import LLMError
+from gome_core.llm.errors import LLMError, LLMUnavailableError
 from gome_core.types import LLMRequest, LLMResponse, LLMUsage
 
 __all__ = ["MeteredLLM", "StepUsage"]
@@ -41,7 +41,8 @@ class MeteredLLM(LLMBackend):
     A call that fails after the provider was paid (exhausted repair rounds, retries given up)
     counts too: its usage travels on the :class:`~gome_core.llm.errors.LLMError`. The backend's
     own events (retries, repair rounds, rejected parameters) go to ``on_event`` when the backend
-    offers them (an ``on_event`` attribute, as provider backends have).
+    offers them (an ``on_event`` attribute, as provider backends have). Once ``stopping`` is set,
+    calls are refused unsent, as interrupted ones: a stopping run starts no new LLM work.
     """
 
     def __init__(
@@ -49,8 +50,10 @@ class MeteredLLM(LLMBackend):
         inner: LLMBackend,
         on_call: Callable[..., Any] | None = None,
         on_event: Callable[..., Any] | None = None,
+        stopping: threading.Event | None = None,
     ) -> None:
         self.inner = inner
+        self.stopping = stopping
         self.model = inner.model
         self.context_window = inner.context_window
         self.on_call = on_call
@@ -60,6 +63,10 @@ class MeteredLLM(LLMBackend):
             inner.on_event = on_event
 
     def complete(self, request: LLMRequest) -> LLMResponse:
+        if self.stopping is not None and self.stopping.is_set():
+            raise LLMUnavailableError(
+                "the run is stopping: the call was not sent", kind="interrupted"
+            )
         started = time.monotonic()
         try:
             response = self.inner.complete(request)

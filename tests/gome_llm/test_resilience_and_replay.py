@@ -127,8 +127,10 @@ def test_a_recorded_run_replays_offline_to_the_same_decisions(
 
 
 @pytest.mark.slow
-def test_a_stopped_run_does_not_wait_for_an_answer_in_flight(scripted_server, tmp_path):
-    # The first request's answer would take ten minutes; the run is stopped while it waits.
+@pytest.mark.parametrize("traces", [1, 2])
+def test_a_stopped_run_does_not_wait_for_an_answer_in_flight(scripted_server, tmp_path, traces):
+    # The first request's answer would take ten minutes; the run is stopped while it waits. With
+    # two traces the second waits for the first's choice; once stopped it asks nothing.
     scripted_server.slow(600)
     run_dir = tmp_path / "run"
     out_file = tmp_path / "stdout.txt"
@@ -137,8 +139,8 @@ def test_a_stopped_run_does_not_wait_for_an_answer_in_flight(scripted_server, tm
             [sys.executable, "-m", "gome_core.cli", "run", "--preset", "quickstart"]
             + ["--task", "penguins-mass", "--llm", "openai:scripted-model", "--steps", "4"]
             + ["--run-dir", str(run_dir), "--set", f"llm.base_url={scripted_server.openai_url!r}"]
-            + ["--set", "llm.timeout_s=900", "--set", "optimizer.traces=1"]
-            + ["--set", "engine.workers=1"],
+            + ["--set", "llm.timeout_s=900", "--set", f"optimizer.traces={traces}"]
+            + ["--set", f"engine.workers={traces}"],
             stdout=out_log,
             stderr=subprocess.DEVNULL,
             env={**os.environ, "OPENAI_API_KEY": SECRET},
