@@ -8,6 +8,11 @@ traceback unless ``--debug``) and exits with :attr:`GomeError.exit_code`.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from gome_core.types import Candidate
+
 __all__ = [
     "ComponentNotFoundError",
     "ConfigError",
@@ -15,6 +20,7 @@ __all__ = [
     "GomeError",
     "PluginError",
     "PluginLoadError",
+    "StepFailed",
     "UsageError",
 ]
 
@@ -23,6 +29,19 @@ class GomeError(Exception):
     """Base class of gome's own errors; ``str(error)`` is written for a person."""
 
     exit_code: int = 1
+
+
+class StepFailed(GomeError):
+    """Raised by ``Optimizer.develop``, from the error that ended a step, when part of the step's
+    candidate was known by then (its direction, say).
+
+    The engine records ``candidate`` with the failure, so the journal, the report and a resumed
+    run see what the step was about; the failure itself is described from the cause.
+    """
+
+    def __init__(self, candidate: Candidate) -> None:
+        self.candidate = candidate
+        super().__init__(f"step {candidate.id} failed while developing")
 
 
 class UsageError(GomeError):

@@ -295,7 +295,10 @@ class Optimizer(abc.ABC):
 
     @abc.abstractmethod
     def develop(self, proposal: Proposal, context: RunContext) -> Candidate:
-        """The candidate ``proposal`` asks for. May call the LLM; may raise (fails the step)."""
+        """The candidate ``proposal`` asks for. May call the LLM; may raise (fails the step).
+
+        To have the failed step recorded with what was known of its candidate (its direction,
+        say), raise :class:`~gome_core.errors.StepFailed` from the error."""
 
     @abc.abstractmethod
     def tell(self, proposal: Proposal, node: Node) -> None:

@@ -28,7 +28,7 @@ from attrs import define, frozen
 from gome_core.contract import ENSEMBLE_ROW, ENV_SEED, SCORES, ContractError, read_scores
 from gome_core.engine.metering import MeteredLLM, StepUsage
 from gome_core.engine.rundir import RunDirectory
-from gome_core.errors import UsageError
+from gome_core.errors import StepFailed, UsageError
 from gome_core.executors.reuse import ReusingExecutor
 from gome_core.executors.wrapper import ExecutorWrapper
 from gome_core.interfaces import Executor, LLMBackend, Optimizer, RunContext, Validator
@@ -223,15 +223,17 @@ class Engine:
             try:
                 candidate = self.optimizer.develop(proposal, self.context)
             except Exception as exc:
-                log.warning("step failed while developing", proposal=proposal.id, error=str(exc))
-                failed = Candidate(
+                partial = exc.candidate if isinstance(exc, StepFailed) else None
+                cause = exc.__cause__ if partial is not None and exc.__cause__ else exc
+                log.warning("step failed while developing", proposal=proposal.id, error=str(cause))
+                failed = partial or Candidate(
                     id=proposal.id,
                     files={},
                     parents=proposal.parents,
                     operator=proposal.operator,
                     trace=proposal.trace,
                 )
-                return Node(failed, error=_describe(exc), usage=step_usage.usage)
+                return Node(failed, error=_describe(cause), usage=step_usage.usage)
             node = self._evaluate(candidate)
             return attrs.evolve(node, usage=step_usage.usage)
 
@@ -435,16 +437,27 @@ class Engine:
         self._stop.set()
         for future in list(in_flight):
             future.cancel()
-        # A part that fails to stop must not hide why the run is stopping.
-        try:
-            self.executor.cancel()
-        except Exception:
-            log.exception("the executor failed to cancel its runs")
-        if self.llm is not None:
+        # A step may start a run or an LLM call just as the stop comes: stop them again until
+        # every step is over.
+        failed: set[str] = set()  # each part's failure to stop is logged once
+        while True:
+            # A part that fails to stop must not hide why the run is stopping.
             try:
-                self.llm.interrupt()  # steps waiting on an LLM call give up now
+                self.executor.cancel()
             except Exception:
-                log.exception("the LLM backend failed to interrupt its calls")
+                if "executor" not in failed:
+                    failed.add("executor")
+                    log.exception("the executor failed to cancel its runs")
+            if self.llm is not None:
+                try:
+                    self.llm.interrupt()  # steps waiting on an LLM call give up now
+                except Exception:
+                    if "llm" not in failed:
+                        failed.add("llm")
+                        log.exception("the LLM backend failed to interrupt its calls")
+            _, running = futures.wait(in_flight, timeout=0.5)
+            if not running:
+                return
 
     def _finish(self, proposal: Proposal, node: Node) -> None:
         if self._stop.is_set():

@@ -21,6 +21,7 @@ from gome_core.config import (
     MomentumSpec,
     TraceCoordinatorSpec,
 )
+from gome_core.errors import StepFailed
 from gome_core.interfaces import (
     GradientEstimator,
     Implementer,
@@ -33,6 +34,7 @@ from gome_core.logs import get_logger
 from gome_core.types import (
     Candidate,
     CodeRequest,
+    Direction,
     Hypothesis,
     MemoryEntry,
     Metric,
@@ -81,9 +83,6 @@ class GomeOptimizer(Optimizer):
         self._traces = [_Trace() for _ in range(self.config.traces)]
         self._busy: set[int] = set()
         self._nodes: list[Node] = []
-        # Each step's direction from the moment it is chosen: a step that fails later in develop
-        # reaches tell without a candidate to carry it.
-        self._chosen: dict[str, Hypothesis] = {}
         self.metric = Metric("score")
         self.estimator: GradientEstimator
         self.implementer: Implementer
@@ -161,8 +160,6 @@ class GomeOptimizer(Optimizer):
             state = self.trace_state(trace, context)
             direction = self.estimator.estimate(state, context)
             self.coordinator.propose(trace, direction.chosen)
-        with self._lock:
-            self._chosen[proposal.id] = direction.chosen
         if context.emit is not None:
             context.emit(
                 "reasoning",
@@ -185,7 +182,18 @@ class GomeOptimizer(Optimizer):
             direction=direction,
             trace=trace,
         )
-        candidate = self.implementer.implement(request, context)
+        try:
+            candidate = self.implementer.implement(request, context)
+        except Exception as exc:
+            # Remembered by its direction, also when a resumed run replays the journal.
+            partial = Candidate(id=proposal.id, files={})
+            raise StepFailed(self._as_proposed(partial, proposal, trace, direction)) from exc
+        return self._as_proposed(candidate, proposal, trace, direction)
+
+    @staticmethod
+    def _as_proposed(
+        candidate: Candidate, proposal: Proposal, trace: int, direction: Direction
+    ) -> Candidate:
         return attrs.evolve(
             candidate,
             id=proposal.id,
@@ -234,10 +242,9 @@ class GomeOptimizer(Optimizer):
             self._nodes.append(node)
             if accepted:
                 state.best = node
-            chosen = self._chosen.pop(proposal.id, None)
         direction = node.candidate.direction
-        # Without a chosen direction (the reasoning itself failed) the step counts as a draft.
-        hypothesis = direction.chosen if direction is not None else chosen or _DRAFT
+        # Without a direction (the reasoning itself failed) the step counts as a draft.
+        hypothesis = direction.chosen if direction is not None else _DRAFT
         feedback = node.error or "; ".join(
             r for report in node.reports if not report.passed for r in report.reasons[:1]
         )

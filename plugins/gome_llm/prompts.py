@@ -232,9 +232,11 @@ def trace_sections(state: TraceState, tail_chars: int) -> list[Section]:
     )
     memory = "\n".join(_memory_line(e) for e in (*state.successes, *state.failures))
     cross = "\n".join(_memory_line(e) for e in state.cross_trace)
+    # Steps in flight first: the section is trimmed from its end, and the list of finished ones
+    # grows until the trace's first acceptance.
     avoid = "\n".join(
-        [f"- {h.statement} ({h.component})" for h in state.avoid]
-        + [f"- {h.statement} ({h.component}; in progress)" for h in state.pursuing]
+        [f"- {h.statement} ({h.component}; in progress)" for h in state.pursuing]
+        + [f"- {h.statement} ({h.component})" for h in state.avoid]
     )
     return [
         Section("stage", stage, keep="all"),

@@ -111,6 +111,9 @@ def test_a_failing_step_does_not_stop_the_run(toy_registry, toy_competition, tmp
     finished = [e for e in _events(tmp_path / "r") if e["type"] == "step_finished"]
     broken = [e for e in finished if e["node"]["error"]]
     assert len(broken) == 1 and "broke on purpose" in broken[0]["node"]["error"]
+    # The step failed once its direction was chosen: the journal keeps the direction, so a
+    # resumed run remembers the step by it.
+    assert broken[0]["node"]["candidate"]["direction"]["chosen"]["statement"]
     assert not finished[-1]["buggy"]
 
 

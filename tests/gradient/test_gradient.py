@@ -15,6 +15,7 @@ from gome_core import (
     Node,
     ValidationReport,
 )
+from gome_core.errors import StepFailed
 from gome_core.interfaces import Implementer
 from gome_core.testing import PluginSuite
 from gome_core.types import CompetitionRef
@@ -209,11 +210,14 @@ class _BrokenWriter(Implementer):
 def test_a_step_that_fails_after_choosing_is_remembered_by_its_direction(optimizer):
     optimizer.implementer = _BrokenWriter()
     proposal = optimizer.ask()
-    with pytest.raises(RuntimeError):
+    with pytest.raises(StepFailed) as failure:
         optimizer.develop(proposal, _Context())
+    assert "the code writer is down" in str(failure.value.__cause__)
     chosen = optimizer.coordinator.pursuing(1)[0]  # the sibling sees it while it is in flight
-    # What the engine tells of a step that failed while developing: no code, no direction.
-    failed = Candidate(id=proposal.id, files={}, operator=proposal.operator, trace=0)
+    # The engine records the step with the candidate the error carries: its direction, no code.
+    failed = failure.value.candidate
+    assert (failed.id, failed.trace, failed.files) == (proposal.id, 0, {})
+    assert failed.direction.chosen == chosen
     optimizer.tell(proposal, Node(failed, error="RuntimeError: the code writer is down"))
     assert [e.hypothesis for e in optimizer.momentum.failures(0)] == [chosen]
     assert optimizer.coordinator.avoid(1) == [chosen] and optimizer.coordinator.pursuing(1) == []
