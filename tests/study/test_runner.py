@@ -29,6 +29,18 @@ class TestLocalCellRunner(CellRunnerSuite):
             yield runner
 
 
+def _run_every_cell(spec, out, registry, **options):
+    """Plan ``spec`` in ``out`` and run every pending cell with the recorded stand-in cell."""
+    plan = plan_study(spec, out, registry=registry, prepare=False)
+    return run_study(plan, registry=registry, cell_fn=cells.recorded_cell, **options)
+
+
+def _with_one_more_step(write_spec, registry):
+    """The small study spec with one more step per cell: every cell's settings change."""
+    text = write_spec().read_text().replace("steps = 2", "steps = 3")
+    return load_spec(write_spec(text, name="longer.toml"), registry)
+
+
 def test_the_local_runner_is_registered(registry):
     registration = registry.get("cell_runner", "local")
     runner = registration.create(registration.config(workers=3))
@@ -95,11 +107,7 @@ def test_a_rerun_skips_finished_cells_and_runs_only_the_missing_ones(
 
     # Nothing left to do: nothing runs.
     (out / "calls.log").unlink()
-    third = run_study(
-        plan_study(spec, out, registry=registry, prepare=False),
-        registry=registry,
-        cell_fn=cells.recorded_cell,
-    )
+    third = _run_every_cell(spec, out, registry)
     assert third.ran == 0 and not _calls(out)
 
 
@@ -122,12 +130,7 @@ def test_failed_cells_are_recorded_and_retried(write_spec, registry, tmp_path, m
     out.mkdir()
     (out / marks).write_text(key)
     lines: list[str] = []
-    result = run_study(
-        plan_study(spec, out, registry=registry, prepare=False),
-        registry=registry,
-        report=lines.append,
-        cell_fn=cells.recorded_cell,
-    )
+    result = _run_every_cell(spec, out, registry, report=lines.append)
     assert result.failed == (key,) and result.ran == 16
     assert (out / "cells" / key / "error.txt").read_text().startswith(error)
     assert any(f"{key}: ERROR: {error}" in line for line in lines)
@@ -142,11 +145,7 @@ def test_failed_cells_are_recorded_and_retried(write_spec, registry, tmp_path, m
 
     (out / marks).unlink()
     (out / "calls.log").unlink()
-    retry = run_study(
-        plan_study(spec, out, registry=registry, prepare=False),
-        registry=registry,
-        cell_fn=cells.recorded_cell,
-    )
+    retry = _run_every_cell(spec, out, registry)
     assert _calls(out) == [key] and not retry.failed
     assert not (out / "cells" / key / "error.txt").exists()
 
@@ -224,15 +223,8 @@ def test_the_time_to_run_is_judged_by_finished_cells_like_them(write_spec, regis
 def test_cells_whose_settings_changed_are_run_again(write_spec, registry, tmp_path):
     out = tmp_path / "study"
     spec = load_spec(write_spec(), registry)
-    run_study(
-        plan_study(spec, out, registry=registry, prepare=False),
-        registry=registry,
-        cell_fn=cells.recorded_cell,
-    )
-    longer = load_spec(
-        write_spec(write_spec().read_text().replace("steps = 2", "steps = 3"), name="longer.toml"),
-        registry,
-    )
+    _run_every_cell(spec, out, registry)
+    longer = _with_one_more_step(write_spec, registry)
     plan = plan_study(longer, out, registry=registry, prepare=False)
     assert len(plan.pending) == 16
     # Until they have run again, their old summaries stay out of the tables (--summarize).
@@ -265,11 +257,7 @@ def test_tables_of_cells_run_on_different_versions_say_so(write_spec, registry, 
 def test_results_are_written_as_tables_and_non_empty_figures(write_spec, registry, tmp_path):
     out = tmp_path / "study"
     spec = load_spec(write_spec(), registry)
-    result = run_study(
-        plan_study(spec, out, registry=registry, prepare=False),
-        registry=registry,
-        cell_fn=cells.recorded_cell,
-    )
+    result = _run_every_cell(spec, out, registry)
     names = sorted(p.name for p in result.files)
     assert names == [
         "aggregate.csv",
@@ -366,19 +354,12 @@ def test_the_runner_settings_are_checked_when_the_study_is_planned(write_spec, r
 def test_a_summary_without_finished_cells_leaves_no_stale_figures(write_spec, registry, tmp_path):
     out = tmp_path / "study"
     spec = load_spec(write_spec(), registry)
-    run_study(
-        plan_study(spec, out, registry=registry, prepare=False),
-        registry=registry,
-        cell_fn=cells.recorded_cell,
-    )
+    _run_every_cell(spec, out, registry)
     results = out / "results"
     assert (results / "crossover.png").is_file() and (results / "convergence.png").is_file()
     # A part with no finished cell (its cells' settings changed since): empty tables, and the
     # figures of the earlier summary do not stay beside them.
-    longer = load_spec(
-        write_spec(write_spec().read_text().replace("steps = 2", "steps = 3"), name="longer.toml"),
-        registry,
-    )
+    longer = _with_one_more_step(write_spec, registry)
     plan = plan_study(longer, out, registry=registry, prepare=False).only(seeds=[0], tables=True)
     lines: list[str] = []
     result = run_study(attrs.evolve(plan, pending=()), registry=registry, report=lines.append)
