@@ -131,8 +131,8 @@ class Engine:
         self._journal = run_dir.journal()
         self._emit_lock = threading.RLock()
         self._usage_lock = threading.Lock()
-        # Set when the run stops early: the steps in flight, their components and their LLM
-        # calls see it, so a step between two calls does not start the next one.
+        # Set when the run stops early or its time is up: the steps in flight, their components
+        # and their LLM calls see it, so a step between two calls does not start the next one.
         self._stop = threading.Event()
         self.llm = (
             MeteredLLM(
@@ -378,10 +378,13 @@ class Engine:
                     and self.clock.elapsed() / 3600.0 >= self.budget.hours
                     and not done
                 ):
-                    # Out of wall time: end what runs; those steps are not counted as finished.
-                    self.executor.cancel()
+                    # Out of wall time: end the steps in flight, their runs and their LLM calls
+                    # alike; they are not counted as finished.
+                    self._stop_steps(in_flight)
                 for future in done:
-                    self._finish(in_flight.pop(future), future.result())
+                    proposal = in_flight.pop(future)
+                    if not future.cancelled():  # one cut off before it began has no node
+                        self._finish(proposal, future.result())
         except KeyboardInterrupt as stop:
             status, reason = "interrupted", _interrupted_by(stop)
             self._stop_steps(in_flight)
@@ -461,7 +464,7 @@ class Engine:
 
     def _finish(self, proposal: Proposal, node: Node) -> None:
         if self._stop.is_set():
-            return  # an interrupted step is not finished: resume redoes it
+            return  # a step stopped or cut off is not finished: resume redoes it
         if node.result is not None and node.result.cancelled and node.score is None:
             # Cancelled at the wall-time limit: not a finished step either.
             return

@@ -157,3 +157,35 @@ def test_a_stopped_run_does_not_wait_for_an_answer_in_flight(scripted_server, tm
     events = _journal(run_dir)
     assert events[-1]["type"] == "run_paused"
     assert events[-1]["reason"] == "stopped by signal SIGTERM"
+
+
+@pytest.mark.parametrize("traces", [1, 2])
+def test_a_run_out_of_time_does_not_wait_for_an_answer_in_flight(
+    scripted_server, penguins, tmp_path, monkeypatch, traces
+):
+    # The first answer would take ten minutes and the run has three seconds. With two traces
+    # the second waits for the first's choice; once the time is up it asks nothing.
+    monkeypatch.setenv("OPENAI_API_KEY", SECRET)
+    scripted_server.slow(600)
+    run_dir = tmp_path / "run"
+    resolved = resolve_config(
+        preset="quickstart",
+        overrides=[
+            "llm=openai",
+            "llm.model='scripted-model'",
+            f"llm.base_url={scripted_server.openai_url!r}",
+            "llm.timeout_s=900",
+            "budget.steps=4",
+            "budget.hours=0.001",
+            f"optimizer.traces={traces}",
+            f"engine.workers={traces}",
+        ],
+    )
+    started = time.monotonic()
+    with build_engine(resolved, penguins, run_dir=run_dir) as engine:
+        outcome = engine.run()
+    assert time.monotonic() - started < 60  # a hang guard: the answer was ten minutes away
+    assert len(scripted_server.requests) == 1 and scripted_server.pending == 0
+    assert outcome.status == "budget" and outcome.steps == 0
+    assert outcome.reason.startswith("hours"), outcome.reason
+    assert _journal(run_dir)[-1]["type"] == "run_finished"
