@@ -151,6 +151,8 @@ def journal_event(run: RunInfo, event: Mapping[str, Any]) -> None:
     """An event was appended to the run's journal (after it was made durable).
 
     ``event`` is the journal line as a JSON-ready mapping with at least ``type`` and ``seq``.
+    Called one event at a time, in journal order, in the thread that emitted it: return quickly,
+    and hand slow work to a thread of your own.
     """
 
 
