@@ -84,7 +84,7 @@ class LLMBackend(abc.ABC):
 
     def interrupt(self) -> None:  # noqa: B027 - optional hook, most backends never wait
         """Give up the waits in progress (for an answer, or a retry's backoff): the run is being
-        interrupted.
+        interrupted, or its time is up while steps wait on the model.
 
         Calls waiting now fail at once; later calls are not affected."""
 
@@ -145,9 +145,8 @@ class RunContext:
     The engine builds one per run. ``llm`` is ``None`` when no backend is configured;
     ``time_used`` (the fraction of the budget spent, in [0, 1]) is updated by the engine as the
     run goes on; ``hardware`` holds facts for prompts (CPUs, GPUs, the full-run time-out).
-    ``stopping`` is set when the run stops early (interrupted, or a component crashed) or its
-    time budget runs out: work of a step in flight that is not yet started, such as a further
-    LLM call, should not start.
+    ``stopping`` is set when the run stops early (interrupted, or a component crashed): work of
+    a step in flight that is not yet started, such as a further LLM call, should not start.
     """
 
     competition: CompetitionRef

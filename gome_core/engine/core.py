@@ -26,7 +26,7 @@ import attrs
 from attrs import define, frozen
 
 from gome_core.contract import ENSEMBLE_ROW, ENV_SEED, SCORES, ContractError, read_scores
-from gome_core.engine.metering import MeteredLLM, StepUsage
+from gome_core.engine.metering import MeteredLLM, StepUsage, developing
 from gome_core.engine.rundir import RunDirectory
 from gome_core.errors import StepFailed, UsageError
 from gome_core.executors.reuse import ReusingExecutor
@@ -131,12 +131,18 @@ class Engine:
         self._journal = run_dir.journal()
         self._emit_lock = threading.RLock()
         self._usage_lock = threading.Lock()
-        # Set when the run stops early or its time is up: the steps in flight, their components
-        # and their LLM calls see it, so a step between two calls does not start the next one.
+        # Set when the run stops early: the steps in flight, their components and their LLM
+        # calls see it, so a step between two calls does not start the next one.
         self._stop = threading.Event()
+        # Set when the wall-time budget runs out: steps still being developed are cut off.
+        self._time_up = threading.Event()
         self.llm = (
             MeteredLLM(
-                llm, on_call=self._on_llm_call, on_event=self._on_llm_event, stopping=self._stop
+                llm,
+                on_call=self._on_llm_call,
+                on_event=self._on_llm_event,
+                stopping=self._stop,
+                time_up=self._time_up,
             )
             if llm is not None
             else None
@@ -217,12 +223,16 @@ class Engine:
 
     # ------------------------------------------------------------------ one step
 
-    def _step(self, proposal: Proposal) -> Node:
-        """Develop and evaluate one proposal; never raises."""
+    def _step(self, proposal: Proposal) -> Node | None:
+        """Develop and evaluate one proposal; never raises. ``None``: cut off at the time limit
+        before its candidate was run."""
         with StepUsage() as step_usage:
             try:
-                candidate = self.optimizer.develop(proposal, self.context)
+                with developing():
+                    candidate = self.optimizer.develop(proposal, self.context)
             except Exception as exc:
+                if self._time_up.is_set():
+                    return None
                 partial = exc.candidate if isinstance(exc, StepFailed) else None
                 cause = exc.__cause__ if partial is not None and exc.__cause__ else exc
                 log.warning("step failed while developing", proposal=proposal.id, error=str(cause))
@@ -234,6 +244,8 @@ class Engine:
                     trace=proposal.trace,
                 )
                 return Node(failed, error=_describe(cause), usage=step_usage.usage)
+            if self._time_up.is_set():
+                return None
             node = self._evaluate(candidate)
             return attrs.evolve(node, usage=step_usage.usage)
 
@@ -269,8 +281,11 @@ class Engine:
                 return node
             if node.result is not None and node.result.cancelled:
                 return node  # cut off, not broken: nothing to repair (nor to pay a repair for)
+            if self._time_up.is_set():
+                return node  # failed, and no time is left to repair it
             try:
-                fixed = self.optimizer.repair(node, failed, self.context)
+                with developing():
+                    fixed = self.optimizer.repair(node, failed, self.context)
             except Exception as exc:
                 log.warning("repair failed", node=node.id, error=str(exc))
                 return node
@@ -350,7 +365,7 @@ class Engine:
         status, reason = "completed", ""
         crash: Exception | None = None
         pool = futures.ThreadPoolExecutor(self.settings.workers, thread_name_prefix="gome-step")
-        in_flight: dict[futures.Future[Node], Proposal] = {}
+        in_flight: dict[futures.Future[Node | None], Proposal] = {}
         try:
             while True:
                 self.context.time_used = self._time_used()
@@ -378,13 +393,14 @@ class Engine:
                     and self.clock.elapsed() / 3600.0 >= self.budget.hours
                     and not done
                 ):
-                    # Out of wall time: end the steps in flight, their runs and their LLM calls
-                    # alike; they are not counted as finished.
-                    self._stop_steps(in_flight)
+                    # Out of wall time: end what runs and what is still being developed; those
+                    # steps are not counted as finished. A step being judged finishes.
+                    self._time_up.set()
+                    self.executor.cancel()
+                    if self.llm is not None:
+                        self.llm.interrupt_developing()
                 for future in done:
-                    proposal = in_flight.pop(future)
-                    if not future.cancelled():  # one cut off before it began has no node
-                        self._finish(proposal, future.result())
+                    self._finish(in_flight.pop(future), future.result())
         except KeyboardInterrupt as stop:
             status, reason = "interrupted", _interrupted_by(stop)
             self._stop_steps(in_flight)
@@ -435,7 +451,7 @@ class Engine:
             reason=reason,
         )
 
-    def _stop_steps(self, in_flight: Mapping[futures.Future[Node], Proposal]) -> None:
+    def _stop_steps(self, in_flight: Mapping[futures.Future[Node | None], Proposal]) -> None:
         """End the steps in flight: their candidates, their LLM waits, the ones not started."""
         self._stop.set()
         for future in list(in_flight):
@@ -462,9 +478,9 @@ class Engine:
             if not running:
                 return
 
-    def _finish(self, proposal: Proposal, node: Node) -> None:
-        if self._stop.is_set():
-            return  # a step stopped or cut off is not finished: resume redoes it
+    def _finish(self, proposal: Proposal, node: Node | None) -> None:
+        if self._stop.is_set() or node is None:
+            return  # an interrupted step, or one cut off, is not finished: resume redoes it
         if node.result is not None and node.result.cancelled and node.score is None:
             # Cancelled at the wall-time limit: not a finished step either.
             return

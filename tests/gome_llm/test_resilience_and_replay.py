@@ -15,6 +15,7 @@ import pytest
 
 from gome_core import resolve_config
 from gome_core.engine.launch import build_engine
+from gome_core.testing.llm_server import Slow
 from tests.gome_llm.conftest import SECRET
 
 
@@ -187,5 +188,49 @@ def test_a_run_out_of_time_does_not_wait_for_an_answer_in_flight(
     assert time.monotonic() - started < 60  # a hang guard: the answer was ten minutes away
     assert len(scripted_server.requests) == 1 and scripted_server.pending == 0
     assert outcome.status == "budget" and outcome.steps == 0
-    assert outcome.reason.startswith("hours"), outcome.reason
+    assert outcome.reason == "hours", outcome.reason
     assert _journal(run_dir)[-1]["type"] == "run_finished"
+
+
+@pytest.mark.slow
+def test_a_step_being_judged_when_the_time_runs_out_is_finished(
+    scripted_server, penguins, tmp_path, monkeypatch
+):
+    # The judge answers only once the run's time is up: its step was run and scored before,
+    # so it is judged, counted and chosen, and no step is developed after the limit.
+    monkeypatch.setenv("OPENAI_API_KEY", SECRET)
+    hours = 0.01
+    started = time.monotonic()
+    judged_at: list[float] = []
+    answer = scripted_server.handler
+
+    def judge_after_the_limit(request):
+        if request.schema_name != "JudgeAnswer":
+            return answer(request)
+        judged_at.append(time.monotonic() - started)
+        return Slow(max(0.0, hours * 3600 + 2 - judged_at[-1]), answer(request))
+
+    scripted_server.handler = judge_after_the_limit
+    run_dir = tmp_path / "run"
+    resolved = resolve_config(
+        preset="quickstart",
+        overrides=[
+            "llm=openai",
+            "llm.model='scripted-model'",
+            f"llm.base_url={scripted_server.openai_url!r}",
+            "budget.steps=4",
+            f"budget.hours={hours}",
+            "optimizer.traces=1",
+            "engine.workers=1",
+            "engine.final_top_k=1",
+            'validators=["full-run", "judge", "llm-judge"]',
+        ],
+    )
+    with build_engine(resolved, penguins, run_dir=run_dir) as engine:
+        outcome = engine.run()
+    assert len(judged_at) == 1 and judged_at[0] < hours * 3600, judged_at
+    assert outcome.status == "budget" and outcome.reason == "hours" and outcome.steps == 1
+    finished = [e["node"] for e in _journal(run_dir) if e["type"] == "step_finished"]
+    assert [r["validator"] for r in finished[0]["reports"]][-1] == "llm-judge"
+    assert outcome.final is not None and outcome.final.id == finished[0]["candidate"]["id"]
+    assert scripted_server.requests[-1].schema_name == "JudgeAnswer"
