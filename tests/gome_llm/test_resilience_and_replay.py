@@ -23,6 +23,11 @@ def _journal(run_dir: Path) -> list[dict]:
     return [json.loads(line) for line in (run_dir / "journal.jsonl").read_text().splitlines()]
 
 
+def _scripted_openai(server) -> list[str]:
+    """The settings that point the openai backend at the scripted wire server."""
+    return ["llm=openai", "llm.model='scripted-model'", f"llm.base_url={server.openai_url!r}"]
+
+
 def _run(penguins, run_dir: Path, llm_sets: list[str], steps: int = 2):
     resolved = resolve_config(
         preset="quickstart",
@@ -72,9 +77,7 @@ def test_faults_are_retried_repaired_or_fail_one_step_only(
         penguins,
         run_dir,
         [
-            "llm=openai",
-            "llm.model='scripted-model'",
-            f"llm.base_url={scripted_server.openai_url!r}",
+            *_scripted_openai(scripted_server),
             "llm.repair_rounds=2",
         ],
         steps=3,
@@ -172,9 +175,7 @@ def test_a_run_out_of_time_does_not_wait_for_an_answer_in_flight(
     resolved = resolve_config(
         preset="quickstart",
         overrides=[
-            "llm=openai",
-            "llm.model='scripted-model'",
-            f"llm.base_url={scripted_server.openai_url!r}",
+            *_scripted_openai(scripted_server),
             "llm.timeout_s=900",
             "budget.steps=4",
             "budget.hours=0.001",
@@ -215,9 +216,7 @@ def test_a_step_being_judged_when_the_time_runs_out_is_finished(
     resolved = resolve_config(
         preset="quickstart",
         overrides=[
-            "llm=openai",
-            "llm.model='scripted-model'",
-            f"llm.base_url={scripted_server.openai_url!r}",
+            *_scripted_openai(scripted_server),
             "budget.steps=4",
             f"budget.hours={hours}",
             "optimizer.traces=1",
