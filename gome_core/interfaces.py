@@ -86,7 +86,8 @@ class LLMBackend(abc.ABC):
         """Give up the waits in progress (for an answer, or a retry's backoff): the run is being
         interrupted, or its time is up while steps wait on the model.
 
-        Calls waiting now fail at once; later calls are not affected."""
+        Calls waiting now fail at once; later calls are not affected. Called from another
+        thread, possibly many times: return quickly, and do not call :meth:`complete`."""
 
 
 class Executor(abc.ABC):
@@ -298,7 +299,8 @@ class Optimizer(abc.ABC):
         """The candidate ``proposal`` asks for. May call the LLM; may raise (fails the step).
 
         To have the failed step recorded with what was known of its candidate (its direction,
-        say), raise :class:`~gome_core.errors.StepFailed` from the error."""
+        say), raise :class:`~gome_core.errors.StepFailed` from the error. Make LLM calls on the
+        calling thread: the engine counts them to the step, and cuts them off at the time limit."""
 
     @abc.abstractmethod
     def tell(self, proposal: Proposal, node: Node) -> None:

@@ -225,7 +225,7 @@ class Engine:
 
     def _step(self, proposal: Proposal) -> Node | None:
         """Develop and evaluate one proposal; never raises. ``None``: cut off at the time limit
-        before its candidate was run."""
+        while it was developed or repaired."""
         with StepUsage() as step_usage:
             try:
                 with developing():
@@ -247,9 +247,9 @@ class Engine:
             if self._time_up.is_set():
                 return None
             node = self._evaluate(candidate)
-            return attrs.evolve(node, usage=step_usage.usage)
+            return attrs.evolve(node, usage=step_usage.usage) if node is not None else None
 
-    def _evaluate(self, candidate: Candidate) -> Node:
+    def _evaluate(self, candidate: Candidate) -> Node | None:
         node = Node(candidate)
         repairs = 0
         while True:
@@ -282,13 +282,17 @@ class Engine:
             if node.result is not None and node.result.cancelled:
                 return node  # cut off, not broken: nothing to repair (nor to pay a repair for)
             if self._time_up.is_set():
-                return node  # failed, and no time is left to repair it
+                return None  # no time is left to repair it: a resumed run redoes the step
             try:
                 with developing():
                     fixed = self.optimizer.repair(node, failed, self.context)
             except Exception as exc:
+                if self._time_up.is_set():
+                    return None  # the repair was cut off
                 log.warning("repair failed", node=node.id, error=str(exc))
                 return node
+            if self._time_up.is_set():
+                return None
             if fixed is None:
                 return node
             repairs += 1

@@ -233,3 +233,43 @@ def test_a_step_being_judged_when_the_time_runs_out_is_finished(
     assert [r["validator"] for r in finished[0]["reports"]][-1] == "llm-judge"
     assert outcome.final is not None and outcome.final.id == finished[0]["candidate"]["id"]
     assert scripted_server.requests[-1].schema_name == "JudgeAnswer"
+
+
+@pytest.mark.slow
+def test_a_step_whose_repair_the_time_limit_cuts_off_is_not_counted(
+    scripted_server, penguins, tmp_path, monkeypatch
+):
+    # The first draft fails its run; the repair's answer would take ten minutes, and the run's
+    # time runs out while it waits. The step is not counted (a resumed run redoes it).
+    monkeypatch.setenv("OPENAI_API_KEY", SECRET)
+    hours = 0.01
+    started = time.monotonic()
+    repair_asked_at: list[float] = []
+    scripted_server.model.broken_drafts = True
+    answer = scripted_server.handler
+
+    def slow_repair(request):
+        if "# What to write: debug" not in (request.last_user_text or ""):
+            return answer(request)
+        repair_asked_at.append(time.monotonic() - started)
+        return Slow(600, answer(request))
+
+    scripted_server.handler = slow_repair
+    run_dir = tmp_path / "run"
+    resolved = resolve_config(
+        preset="quickstart",
+        overrides=[
+            *_scripted_openai(scripted_server),
+            "llm.timeout_s=900",
+            "budget.steps=4",
+            f"budget.hours={hours}",
+            "optimizer.traces=1",
+            "engine.workers=1",
+        ],
+    )
+    with build_engine(resolved, penguins, run_dir=run_dir) as engine:
+        outcome = engine.run()
+    assert time.monotonic() - started < 120  # a hang guard: the answer was ten minutes away
+    assert len(repair_asked_at) == 1 and repair_asked_at[0] < hours * 3600, repair_asked_at
+    assert outcome.status == "budget" and outcome.reason == "hours" and outcome.steps == 0
+    assert not [e for e in _journal(run_dir) if e["type"] == "step_finished"]
