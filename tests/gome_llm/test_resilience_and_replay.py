@@ -163,6 +163,39 @@ def test_a_stopped_run_does_not_wait_for_an_answer_in_flight(scripted_server, tm
     assert events[-1]["reason"] == "stopped by signal SIGTERM"
 
 
+def _run_out_of_time(server, penguins, run_dir: Path, hours: float, *sets: str, traces: int = 1):
+    """A quickstart run on the scripted server with ``hours`` of time and room for 4 steps."""
+    resolved = resolve_config(
+        preset="quickstart",
+        overrides=[
+            *_scripted_openai(server),
+            "llm.timeout_s=900",
+            "budget.steps=4",
+            f"budget.hours={hours}",
+            f"optimizer.traces={traces}",
+            f"engine.workers={traces}",
+            *sets,
+        ],
+    )
+    with build_engine(resolved, penguins, run_dir=run_dir) as engine:
+        return engine.run()
+
+
+def _answer_slowly(server, asks, delay_s) -> list[float]:
+    """Answer the requests ``asks`` picks after ``delay_s(seconds since now)`` seconds; the
+    list returned fills with the seconds at which each such request came."""
+    started, asked_at, answer = time.monotonic(), [], server.handler
+
+    def handler(request):
+        if not asks(request):
+            return answer(request)
+        asked_at.append(time.monotonic() - started)
+        return Slow(delay_s(asked_at[-1]), answer(request))
+
+    server.handler = handler
+    return asked_at
+
+
 @pytest.mark.parametrize("traces", [1, 2])
 def test_a_run_out_of_time_does_not_wait_for_an_answer_in_flight(
     scripted_server, penguins, tmp_path, monkeypatch, traces
@@ -172,20 +205,8 @@ def test_a_run_out_of_time_does_not_wait_for_an_answer_in_flight(
     monkeypatch.setenv("OPENAI_API_KEY", SECRET)
     scripted_server.slow(600)
     run_dir = tmp_path / "run"
-    resolved = resolve_config(
-        preset="quickstart",
-        overrides=[
-            *_scripted_openai(scripted_server),
-            "llm.timeout_s=900",
-            "budget.steps=4",
-            "budget.hours=0.001",
-            f"optimizer.traces={traces}",
-            f"engine.workers={traces}",
-        ],
-    )
     started = time.monotonic()
-    with build_engine(resolved, penguins, run_dir=run_dir) as engine:
-        outcome = engine.run()
+    outcome = _run_out_of_time(scripted_server, penguins, run_dir, 0.001, traces=traces)
     assert time.monotonic() - started < 60  # a hang guard: the answer was ten minutes away
     assert len(scripted_server.requests) == 1 and scripted_server.pending == 0
     assert outcome.status == "budget" and outcome.steps == 0
@@ -201,32 +222,20 @@ def test_a_step_being_judged_when_the_time_runs_out_is_finished(
     # so it is judged, counted and chosen, and no step is developed after the limit.
     monkeypatch.setenv("OPENAI_API_KEY", SECRET)
     hours = 0.01
-    started = time.monotonic()
-    judged_at: list[float] = []
-    answer = scripted_server.handler
-
-    def judge_after_the_limit(request):
-        if request.schema_name != "JudgeAnswer":
-            return answer(request)
-        judged_at.append(time.monotonic() - started)
-        return Slow(max(0.0, hours * 3600 + 2 - judged_at[-1]), answer(request))
-
-    scripted_server.handler = judge_after_the_limit
-    run_dir = tmp_path / "run"
-    resolved = resolve_config(
-        preset="quickstart",
-        overrides=[
-            *_scripted_openai(scripted_server),
-            "budget.steps=4",
-            f"budget.hours={hours}",
-            "optimizer.traces=1",
-            "engine.workers=1",
-            "engine.final_top_k=1",
-            'validators=["full-run", "judge", "llm-judge"]',
-        ],
+    judged_at = _answer_slowly(
+        scripted_server,
+        lambda request: request.schema_name == "JudgeAnswer",
+        lambda at: max(0.0, hours * 3600 + 2 - at),
     )
-    with build_engine(resolved, penguins, run_dir=run_dir) as engine:
-        outcome = engine.run()
+    run_dir = tmp_path / "run"
+    outcome = _run_out_of_time(
+        scripted_server,
+        penguins,
+        run_dir,
+        hours,
+        "engine.final_top_k=1",
+        'validators=["full-run", "judge", "llm-judge"]',
+    )
     assert len(judged_at) == 1 and judged_at[0] < hours * 3600, judged_at
     assert outcome.status == "budget" and outcome.reason == "hours" and outcome.steps == 1
     finished = [e["node"] for e in _journal(run_dir) if e["type"] == "step_finished"]
@@ -243,32 +252,15 @@ def test_a_step_whose_repair_the_time_limit_cuts_off_is_not_counted(
     # time runs out while it waits. The step is not counted (a resumed run redoes it).
     monkeypatch.setenv("OPENAI_API_KEY", SECRET)
     hours = 0.01
-    started = time.monotonic()
-    repair_asked_at: list[float] = []
     scripted_server.model.broken_drafts = True
-    answer = scripted_server.handler
-
-    def slow_repair(request):
-        if "# What to write: debug" not in (request.last_user_text or ""):
-            return answer(request)
-        repair_asked_at.append(time.monotonic() - started)
-        return Slow(600, answer(request))
-
-    scripted_server.handler = slow_repair
-    run_dir = tmp_path / "run"
-    resolved = resolve_config(
-        preset="quickstart",
-        overrides=[
-            *_scripted_openai(scripted_server),
-            "llm.timeout_s=900",
-            "budget.steps=4",
-            f"budget.hours={hours}",
-            "optimizer.traces=1",
-            "engine.workers=1",
-        ],
+    repair_asked_at = _answer_slowly(
+        scripted_server,
+        lambda request: "# What to write: debug" in (request.last_user_text or ""),
+        lambda at: 600,
     )
-    with build_engine(resolved, penguins, run_dir=run_dir) as engine:
-        outcome = engine.run()
+    run_dir = tmp_path / "run"
+    started = time.monotonic()
+    outcome = _run_out_of_time(scripted_server, penguins, run_dir, hours)
     assert time.monotonic() - started < 120  # a hang guard: the answer was ten minutes away
     assert len(repair_asked_at) == 1 and repair_asked_at[0] < hours * 3600, repair_asked_at
     assert outcome.status == "budget" and outcome.reason == "hours" and outcome.steps == 0
