@@ -31,6 +31,8 @@ log = get_logger(__name__)
 
 #: Version of the event layout; readers refuse journals written by a newer gome.
 SCHEMA_VERSION = 1
+#: The fields the journal gives every event, besides ``type``.
+RESERVED_FIELDS = frozenset({"seq", "time", "schema"})
 
 T = TypeVar("T")
 
@@ -98,7 +100,17 @@ class Journal:
         return self._seq
 
     def append(self, type: str, **data: Any) -> dict[str, Any]:
-        """Write one event durably and return it as written."""
+        """Write one event durably and return it as written.
+
+        ``data`` may not use the names every event carries (``seq``, ``time``, ``schema``): an
+        event's own field would hide the journal's, and readers rely on those.
+        """
+        clash = sorted(RESERVED_FIELDS & data.keys())
+        if clash:
+            raise ValueError(
+                f"journal event {type!r}: field(s) {', '.join(clash)} are reserved for the "
+                f"journal ({', '.join(sorted(RESERVED_FIELDS))}); rename them"
+            )
         with self._lock:
             event = {
                 "seq": self._seq,
@@ -147,7 +159,10 @@ class Journal:
                     f"{path}, line {number}, is not valid JSON: the journal was damaged "
                     f"in the middle, not by a killed writer. Restore it from a copy."
                 ) from None
-            if not isinstance(event, Mapping) or event.get("schema", 0) > SCHEMA_VERSION:
+            schema = event.get("schema", 0) if isinstance(event, Mapping) else None
+            # A non-number is an event's own field that hid the version (earlier gome wrote one
+            # in `llm_repair` events): such an event is of this version or an older one.
+            if schema is None or (isinstance(schema, int | float) and schema > SCHEMA_VERSION):
                 raise JournalError(
                     f"{path}, line {number}: written by a newer gome (schema "
                     f"{event.get('schema') if isinstance(event, Mapping) else '?'}); upgrade gome."

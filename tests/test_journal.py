@@ -100,6 +100,21 @@ def test_a_newer_schema_is_refused(tmp_path):
         list(Journal.read(path))
 
 
+@pytest.mark.parametrize("field", ["seq", "time", "schema"])
+def test_an_event_may_not_hide_the_journals_own_fields(tmp_path, field):
+    with Journal(tmp_path / "journal.jsonl") as journal:
+        with pytest.raises(ValueError, match=f"{field} are reserved"):
+            journal.append("llm_repair", round=1, **{field: "Diagnosis"})
+        assert journal.append("llm_repair", round=1)["seq"] == 0  # nothing was written
+
+
+def test_an_event_whose_own_field_hid_the_version_is_still_read(tmp_path):
+    # Earlier versions wrote the LLM output's name over `schema` in `llm_repair` events.
+    path = tmp_path / "journal.jsonl"
+    path.write_text('{"seq":0,"type":"llm_repair","schema":"Diagnosis","round":1}\n')
+    assert [e["round"] for e in Journal.read(path)] == [1]
+
+
 def test_missing_journal_says_so(tmp_path):
     with pytest.raises(JournalError, match="no journal"):
         list(Journal.read(tmp_path / "nope.jsonl"))

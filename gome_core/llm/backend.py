@@ -23,6 +23,7 @@ import importlib
 import json
 import threading
 import time
+import urllib.error
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
@@ -273,7 +274,8 @@ class ProviderBackend(LLMBackend):
     def _classify(self, exc: BaseException) -> Failure | None:
         """What ``exc`` (raised by :meth:`_send`) means; ``None`` for a bug (re-raised as is).
 
-        Subclasses map their SDK's exceptions and fall back to this for the standard ones. With
+        Subclasses map their SDK's exceptions and fall back to this for the standard ones
+        (time-outs, connection errors, ``urllib``'s included, and invalid JSON). With
         ``sdk_client`` set, the exceptions that the Stainless-generated SDKs (``openai``,
         ``anthropic``) share by name are mapped here; :meth:`_status_failure` reads an HTTP error.
         """
@@ -293,6 +295,11 @@ class ProviderBackend(LLMBackend):
                 return Failure("malformed", f"the response is not valid JSON: {exc}")
         if isinstance(exc, TimeoutError):
             return Failure("timeout", str(exc) or "timed out")
+        if isinstance(exc, urllib.error.URLError) and not isinstance(exc, urllib.error.HTTPError):
+            # The standard library's client wraps a refused connection or a connect time-out.
+            if isinstance(exc.reason, TimeoutError):
+                return Failure("timeout", str(exc.reason) or "timed out")
+            return Failure("connection", str(exc.reason))
         if isinstance(exc, ConnectionError):
             return Failure("connection", str(exc) or type(exc).__name__)
         if isinstance(exc, json.JSONDecodeError):
@@ -404,7 +411,7 @@ class ProviderBackend(LLMBackend):
                     break
                 with self._lock:
                     self.stats.repairs += 1
-                self._event("repair", round=round_ + 1, schema=output.name, problems=len(problems))
+                self._event("repair", round=round_ + 1, output=output.name, problems=len(problems))
                 log.info(
                     "llm: answer does not fit the schema; repair round",
                     provider=self.provider,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import signal
 import subprocess
@@ -15,12 +14,13 @@ import pytest
 
 from gome_core import resolve_config
 from gome_core.engine.launch import build_engine
+from gome_core.journal import SCHEMA_VERSION, Journal
 from gome_core.testing.llm_server import Slow
 from tests.gome_llm.conftest import SECRET
 
 
 def _journal(run_dir: Path) -> list[dict]:
-    return [json.loads(line) for line in (run_dir / "journal.jsonl").read_text().splitlines()]
+    return list(Journal.read(run_dir / "journal.jsonl"))  # as resume, reports and studies read it
 
 
 def _scripted_openai(server) -> list[str]:
@@ -91,7 +91,11 @@ def test_faults_are_retried_repaired_or_fail_one_step_only(
     retries = [e for e in events if e["type"] == "llm_retry"]
     repairs = [e for e in events if e["type"] == "llm_repair"]
     assert len(retries) == 1 and retries[0]["status"] == 429
-    assert [e["round"] for e in repairs] == [1, 2]
+    assert [(e["round"], e["output"]) for e in repairs] == [
+        (1, "DiagnosisAnswer"),
+        (2, "DiagnosisAnswer"),
+    ]
+    assert all(e["schema"] == SCHEMA_VERSION for e in events)
     failed_calls = [e for e in events if e["type"] == "llm_call" and e.get("failed")]
     assert len(failed_calls) == 1 and failed_calls[0]["usage"]["calls"] == 3  # paid, counted
     assert outcome.usage.calls == sum(

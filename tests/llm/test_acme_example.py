@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 import threading
 import types
 from collections.abc import Iterator
@@ -16,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from gome_core.llm import LLMAuthError
+from gome_core.llm import LLMAuthError, LLMUnavailableError
 from gome_core.testing.llm_suite import EXPECTED, VALID, SuiteVerdict
 from gome_core.types import LLMRequest, Message
 
@@ -126,3 +127,22 @@ def test_the_acme_example_registers_as_a_plugin(acme, gome_registry_factory, mon
     monkeypatch.delenv("ACME_API_KEY")
     with pytest.raises(Exception, match="ACME_API_KEY"):  # a missing key says which variable
         registry.get("llm", "acme").create(None)
+
+
+def test_the_acme_example_retries_a_malformed_answer(acme, acme_server, monkeypatch):
+    monkeypatch.setenv("ACME_API_KEY", KEY)
+    backend = acme.AcmeBackend(acme.AcmeConfig(base_url=acme_server.url, backoff_initial_s=0.01))
+    acme_server.script = [(200, {}, {"oops": "no text"}), _answer("Hello.")]
+    assert backend.complete(LLMRequest((Message.user("Hello?"),))).text == "Hello."
+    assert len(acme_server.requests) == 2
+
+
+def test_the_acme_example_reports_a_refused_connection(acme, monkeypatch):
+    monkeypatch.setenv("ACME_API_KEY", KEY)
+    with socket.socket() as unused:  # a port nobody listens on
+        unused.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{unused.getsockname()[1]}/v1"
+    backend = acme.AcmeBackend(acme.AcmeConfig(base_url=url, backoff_initial_s=0.01, max_retries=2))
+    with pytest.raises(LLMUnavailableError) as caught:
+        backend.complete(LLMRequest((Message.user("Hello?"),)))
+    assert caught.value.kind == "connection"  # retried, then reported: not a bug in the plugin

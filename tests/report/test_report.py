@@ -274,8 +274,9 @@ def test_the_guide_example_runs(report_runs, copy_run, tmp_path, monkeypatch, ca
     monkeypatch.chdir(tmp_path)
     exec(compile(block, "reports.md", "exec"), {})
     out = capsys.readouterr().out.splitlines()
-    assert out[0].startswith("toy-mae-toy-") and "9 steps, best mae" in out[0]
-    assert len(out) == 10 and (tmp_path / "runs" / "my-run" / "report.html").is_file()
+    assert out[0].startswith("toy-mae-toy-") and out[0].endswith(": 9 steps")
+    assert out[1].startswith("best mae ")
+    assert len(out) == 11 and (tmp_path / "runs" / "my-run" / "report.html").is_file()
 
 
 # --------------------------------------------------------------------------- what each part says
