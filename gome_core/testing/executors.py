@@ -13,8 +13,9 @@ machine: several checks look into ``result.workspace`` after the run to see whet
 candidate started are still alive (their heartbeat files stop changing once they are dead).
 
 A guarantee an executor cannot give on some machine is stated in the result's ``notes`` as a line
-starting with its key (``memory: ...``, ``network: ...``); the suite skips that one check then,
-with the note as the reason, instead of failing.
+starting with its key (``memory: ...``, or ``tree: ...`` saying the process tree is not tracked);
+the suite skips that one check then, with the note as the reason, instead of failing. Network
+isolation is not checked here: cover it in your own tests.
 """
 
 from __future__ import annotations

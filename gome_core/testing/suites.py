@@ -35,8 +35,9 @@ INTERFACES: dict[str, type] = {
 
 
 class PluginSuite:
-    """Checks any gome plugin: it loads, its hooks exist, its components build from defaults,
-    their configs round-trip (also through TOML), and its presets resolve (also with an LLM).
+    """Checks any gome plugin: it loads, its hooks exist, its components are described (a
+    docstring or ``description=``) and build from defaults, their configs round-trip (also
+    through TOML), and its presets resolve (also with an LLM).
 
     Override :meth:`plugin` to return the plugin object (usually the module named by your entry
     point). The plugin may or may not be installed; both work. Only the plugin under test is
