@@ -105,18 +105,32 @@ def tree_svg(run: RunView) -> str:
     row = 0.0
     labels: list[tuple[str, float]] = []
 
-    def place(step: Step, depth: int) -> float:
+    seen: set[str] = set()
+
+    def place(root: Step, root_depth: int) -> None:
+        """Leaves take the next rows, a parent sits between its first and last child. Depth
+        first with a stack of its own: a chain of a long run is deeper than Python's."""
         nonlocal row, depth_max
-        depth_max = max(depth_max, depth)
-        kids = children.get(step.id, [])
-        if not kids:
-            y = row
-            row += 1
-        else:
-            ys = [place(kid, depth + 1) for kid in kids]
-            y = (ys[0] + ys[-1]) / 2
-        pos[step.id] = (left + depth * dx, top + y * dy)
-        return y
+        ys: dict[str, float] = {}
+        stack: list[tuple[Step, int, list[Step] | None]] = [(root, root_depth, None)]
+        seen.add(root.id)
+        while stack:
+            step, depth, kids = stack.pop()
+            if kids is None:  # first visit: its children go first
+                kids = [k for k in children.get(step.id, []) if k.id not in seen]
+                seen.update(k.id for k in kids)
+                if kids:
+                    stack.append((step, depth, kids))
+                    stack.extend((kid, depth + 1, None) for kid in reversed(kids))
+                    continue
+            depth_max = max(depth_max, depth)
+            if kids:
+                y = (ys[kids[0].id] + ys[kids[-1].id]) / 2
+            else:
+                y = row
+                row += 1
+            ys[step.id] = y
+            pos[step.id] = (left + depth * dx, top + y * dy)
 
     for label, group_roots in groups:
         start = row
@@ -191,13 +205,11 @@ def _nice_ticks(lo: float, hi: float, count: int = 5, step: float | None = None)
     if hi <= lo:
         return [lo]
     step = step or _nice_step(lo, hi, count)
-    first = math.ceil(lo / step) * step
-    ticks = []
-    value = first
-    while value <= hi + step * 1e-9:
-        ticks.append(round(value, 12))
-        value += step
-    return ticks
+    first = math.ceil(lo / step)
+    # Counted, not accumulated: a step below the floats' resolution at this value would never
+    # move a running sum forward.
+    n = min(int(math.floor(hi / step + 1e-9)) - first + 1, 100)
+    return [round((first + k) * step, 12) for k in range(max(n, 1))]
 
 
 def _series(run: RunView) -> list[tuple[str, str, list[Step]]]:
@@ -240,7 +252,7 @@ def score_chart(run: RunView, width: int = 1150, height: int = 320) -> str:
                 hi = max(v for v in values if v <= q3 + spread)
             else:
                 lo = min(v for v in values if v >= q1 - spread)
-    if hi == lo:
+    if hi - lo <= 1e-9 * max(abs(lo), abs(hi)):  # equal, or one rounding apart
         pad = abs(hi) * 0.05 or 1.0
     else:
         pad = (hi - lo) * 0.04

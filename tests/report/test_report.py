@@ -7,6 +7,7 @@ import hashlib
 import html
 import json
 import re
+import threading
 from pathlib import Path
 
 import pytest
@@ -468,6 +469,33 @@ def test_an_execution_outcome_is_the_result_types_own_with_gpu_telemetry(tmp_pat
         "97% GPU utilisation" in page
     )
     assert "Last run: failed" not in page and "Last run: ok, exit 0, 2.0 s<" in page
+
+
+def _render_within(path: Path, seconds: float) -> str:
+    """The page, or a failure if rendering takes longer (a hang must not stall the suite)."""
+    page: list[str] = []
+    worker = threading.Thread(target=lambda: page.append(render_report(path)), daemon=True)
+    worker.start()
+    worker.join(seconds)
+    assert page, f"rendering took more than {seconds} s"
+    return page[0]
+
+
+def test_scores_one_rounding_apart_are_charted(tmp_path):
+    run = SyntheticRun(tmp_path / "run", lower_is_better=False, metric="accuracy")
+    run.finish("a", 0.1 + 0.2, at=2, new_best=True)  # 0.30000000000000004
+    run.finish("b", 0.3, at=4, parents=["a"], operator="improve")
+    page = _render_within(run.write(), 30)
+    assert _chart(page).count('class="tick"') >= 1
+
+
+def test_a_chain_longer_than_pythons_recursion_limit_is_drawn(tmp_path):
+    run = SyntheticRun(tmp_path / "run")
+    for i in range(600):  # each step improves the one before: one long chain
+        parents = [f"n{i - 1}"] if i else []
+        run.finish(f"n{i}", 1000.0 - i, at=i + 1, parents=parents, operator="improve")
+    page = _render_within(run.write(), 120)
+    assert page.count('class="node') >= 600
 
 
 def _chart(page: str) -> str:
