@@ -523,8 +523,10 @@ def run_study(
     # is left out of the tables until it has run again.
     current = {task.key: task.fingerprint for task in plan.pending}
     current |= {key: summary.get("fingerprint") for key, summary in plan.finished.items()}
+    # A cell's place on the axes is the spec's now: a model's rank moves when the spec lists
+    # another model before it, and its finished cells (same settings) must move with it.
     summaries = [
-        s
+        {**s, "cell": _cell_record(cell)}
         for cell in plan.cells
         if (s := read_cell(plan.out_dir / CELLS_DIR / cell.key))
         and s.get("fingerprint") is not None

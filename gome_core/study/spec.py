@@ -210,6 +210,32 @@ def _check_grid(grid: GridSpec, registry: PluginRegistry) -> list[tuple[str, str
             problems.append(
                 (f"$.grid.llms[{i}]", _unknown(backend, registry.names("llm"), "LLM backend"))
             )
+    problems.extend(_same_directory(grid))
+    return problems
+
+
+def _same_directory(grid: GridSpec) -> list[tuple[str, str]]:
+    """Models whose labels or cell directories would be one: their cells would overwrite each
+    other (six significant digits of a skill; an LLM spec's characters outside [A-Za-z0-9._-])."""
+    from gome_core.study.grid import ModelLevel
+
+    axis, levels = (
+        ("skills", [ModelLevel.skill(v, i) for i, v in enumerate(grid.skills)])
+        if grid.skills
+        else ("llms", [ModelLevel.llm(v, i) for i, v in enumerate(grid.llms)])
+    )
+    problems = []
+    for i, level in enumerate(levels):
+        clash = (o for o in levels[:i] if o.label == level.label or o.slug == level.slug)
+        other = next((o for o in clash if o.value != level.value), None)  # twice: said above
+        if other is not None:
+            problems.append(
+                (
+                    f"$.grid.{axis}[{i}]",
+                    f"{level.value!r} and {other.value!r} would share the label or cell "
+                    f"directory {level.slug!r}: make them differ",
+                )
+            )
     return problems
 
 

@@ -232,6 +232,26 @@ def test_cells_whose_settings_changed_are_run_again(write_spec, registry, tmp_pa
     assert summary.ran == 0 and all(row.cells == 0 for row in summary.rows)
 
 
+def test_a_model_listed_before_others_moves_their_finished_cells_along(
+    write_spec, registry, tmp_path
+):
+    out = tmp_path / "study"
+    _run_every_cell(load_spec(write_spec(), registry), out, registry)  # skills 0.25 and 1
+    wider = write_spec().read_text().replace("[0.25, 1.0]", "[0.25, 0.5, 1.0]")
+    summary = _run_every_cell(
+        load_spec(write_spec(wider, name="wider.toml"), registry), out, registry
+    )
+    assert summary.ran == 8  # skill 0.5 only: the others are finished, with the same settings
+    rows = [(r.preset, r.model, r.model_rank, r.competition) for r in summary.rows]
+    assert len(rows) == len(set(rows)) == 2 * 3 * 2 + 2 * 3  # each model one row, plus "all"
+    assert {(r.model, r.model_rank) for r in summary.rows} == {
+        ("skill=0.25", 0),
+        ("skill=0.5", 1),
+        ("skill=1", 2),
+    }
+    assert all(r.seeds == 2 for r in summary.rows)
+
+
 def test_tables_of_cells_run_on_different_versions_say_so(write_spec, registry, tmp_path):
     out = tmp_path / "study"
     spec = load_spec(write_spec(), registry)

@@ -83,6 +83,15 @@ def test_axis_values_are_checked(registry):
     assert problems["$.study.workers"] == "expected 0 or more, got -1"
 
 
+@pytest.mark.parametrize(
+    ("axis", "values"),
+    [("skills", [0.1234561, 0.1234564]), ("llms", ["openai:org/model-7b", "openai:org-model-7b"])],
+)
+def test_models_that_would_share_a_cell_directory_are_refused(registry, axis, values):
+    problems = _problems(_spec(grid={axis: values}), registry)
+    assert "would share the label or cell directory" in problems[f"$.grid.{axis}[1]"]
+
+
 def test_missing_tables_are_named(registry):
     problems = _problems({"study": {"name": "s"}}, registry)
     assert problems == {"$.grid": "required table [grid] missing"}
