@@ -20,7 +20,8 @@ from __future__ import annotations
 
 import csv
 import math
-from pathlib import Path
+from collections.abc import Iterable
+from pathlib import Path, PurePosixPath
 
 __all__ = [
     "ENSEMBLE_ROW",
@@ -29,6 +30,7 @@ __all__ = [
     "SCORES",
     "SUBMISSION",
     "ContractError",
+    "check_file_names",
     "check_submission",
     "read_scores",
 ]
@@ -42,6 +44,21 @@ ENV_SEED = "GOME_SEED"
 
 class ContractError(ValueError):
     """A candidate's output breaks the contract; the message says how, for the agent to fix."""
+
+
+def check_file_names(names: Iterable[str]) -> dict[str, str]:
+    """The candidate file names that break the contract, each with the problem (``{}``: none).
+    A name must be a relative path inside the workspace, and no file also a folder of another."""
+    names = list(names)
+    problems = {}
+    folders = {str(parent) for rel in names for parent in PurePosixPath(rel).parents}
+    for rel in names:
+        path = PurePosixPath(rel)
+        if not rel or path.is_absolute() or ".." in path.parts or not path.parts:
+            problems[rel] = f"candidate file {rel!r} escapes its workspace"
+        elif str(path) in folders:
+            problems[rel] = f"candidate file {rel!r} is also a folder of another file"
+    return problems
 
 
 def _number(text: str) -> float | None:

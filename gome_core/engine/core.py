@@ -25,7 +25,14 @@ from typing import Any
 import attrs
 from attrs import define, frozen
 
-from gome_core.contract import ENSEMBLE_ROW, ENV_SEED, SCORES, ContractError, read_scores
+from gome_core.contract import (
+    ENSEMBLE_ROW,
+    ENV_SEED,
+    SCORES,
+    ContractError,
+    check_file_names,
+    read_scores,
+)
 from gome_core.engine.metering import MeteredLLM, StepUsage, developing
 from gome_core.engine.rundir import RunDirectory
 from gome_core.errors import StepFailed, UsageError
@@ -254,6 +261,9 @@ class Engine:
         repairs = 0
         while True:
             node = Node(node.candidate, debug_depth=repairs)
+            unsafe = check_file_names(node.candidate.files)
+            if unsafe:  # never run, nor saved as named: it could write outside its workspace
+                return attrs.evolve(node, error="; ".join(unsafe.values()))
             failed: ValidationReport | None = None
             for validator in self.validators:
                 if self._stop.is_set():

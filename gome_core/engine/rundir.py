@@ -21,7 +21,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from gome_core.contract import SCORES, SUBMISSION
+from gome_core.contract import SCORES, SUBMISSION, check_file_names
 from gome_core.errors import UsageError
 from gome_core.journal import Journal, to_data
 from gome_core.types import Node
@@ -107,7 +107,11 @@ class RunDirectory:
         """Keep a node's code, output tails, scores, submission and metadata."""
         target = self.node_dir(node.id)
         staging = Path(tempfile.mkdtemp(dir=self.nodes, prefix=f".{node.id}."))
+        # A file the contract refuses is kept in node.json only (the engine failed its step).
+        unsafe = check_file_names(node.candidate.files)
         for rel, text in node.candidate.files.items():
+            if rel in unsafe:
+                continue
             dest = staging / rel
             dest.parent.mkdir(parents=True, exist_ok=True)
             dest.write_text(text, encoding="utf-8")

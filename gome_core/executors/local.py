@@ -52,6 +52,7 @@ from typing import IO
 import attrs
 from attrs import field, frozen
 
+from gome_core.contract import check_file_names
 from gome_core.errors import UsageError
 from gome_core.executors.sandbox import (
     DROPPED_CAPABILITIES,
@@ -435,11 +436,11 @@ class LocalExecutor(Executor):
         candidate = getattr(request, "candidate", None)
         if not isinstance(candidate, Candidate):
             raise _BadRequest(f"no candidate to run (got {type(candidate).__name__})")
+        problems = check_file_names(candidate.files)
+        if problems:
+            raise _BadRequest("; ".join(problems.values()))
         for rel in candidate.files:
-            path = PurePosixPath(rel)
-            if path.is_absolute() or ".." in path.parts or not path.parts:
-                raise _BadRequest(f"candidate file {rel!r} escapes its workspace")
-            if path.parts[0] == "input":
+            if PurePosixPath(rel).parts[0] == "input":
                 raise _BadRequest(f"candidate file {rel!r} is inside input/, which is read-only")
         if request.command is None and Candidate.ENTRY_POINT not in candidate.files:
             have = ", ".join(sorted(candidate.files)[:5]) or "no files"

@@ -117,6 +117,24 @@ def test_a_failing_step_does_not_stop_the_run(toy_registry, toy_competition, tmp
     assert not finished[-1]["buggy"]
 
 
+def test_a_candidate_naming_a_file_outside_its_workspace_fails_its_step_only(
+    toy_registry, toy_competition, tmp_path
+):
+    _, competition = toy_competition
+    resolved = resolve(
+        preset="toy",
+        overrides=["optimizer.implementer.stray_at=1", "optimizer.traces=1", "budget.steps=3"],
+        registry=toy_registry,
+    )
+    run_dir = tmp_path / "runs" / "r"
+    outcome = build_engine(resolved, competition_ref(competition), run_dir=run_dir).run()
+    assert outcome.status == "budget" and outcome.steps == 3
+    stray = [e["node"] for e in _events(run_dir) if e["type"] == "step_finished"][1]
+    assert "'../../stray.txt' escapes its workspace" in stray["error"]
+    assert not list(tmp_path.rglob("stray.txt"))  # neither run nor saved
+    assert (run_dir / "nodes" / stray["candidate"]["id"] / "main.py").is_file()
+
+
 def test_a_broken_candidate_gets_repair_rounds(toy_registry, toy_competition, tmp_path):
     _, competition = toy_competition
     # The first program crashes when it runs: the debug run fails, repair is asked for.

@@ -53,6 +53,7 @@ class ToyConfig:
     start: float = 0.5
     fail_at: int = -1  # the step number whose implementation raises
     crash_at: int = -1  # the step number whose program raises when it runs (its repair works)
+    stray_at: int = -1  # the step number whose candidate also names a file outside its workspace
     slow_seed: int = -1  # runs with this GOME_SEED take a minute
     stuck: bool = False  # the estimator proposes the starting `a` every time
     ask_llm: bool = False  # the estimator asks the run's LLM once per direction
@@ -106,6 +107,8 @@ class ToyImplementer(Implementer):
         if number == self.config.crash_at and request.operator != "debug":
             program = "raise ValueError('bad')\n"
         files = {"main.py": program, "a.json": json.dumps(a)}
+        if number == self.config.stray_at:
+            files["../../stray.txt"] = "written outside the workspace"
         return Candidate(request.candidate_id, files, operator=request.operator)
 
 
