@@ -141,6 +141,8 @@ class Engine:
         # Set when the run stops early: the steps in flight, their components and their LLM
         # calls see it, so a step between two calls does not start the next one.
         self._stop = threading.Event()
+        #: The journal's length when this session began: replay reads what came before.
+        self._session_seq: int | None = None
         # Set when the wall-time budget runs out: steps still being developed are cut off.
         self._time_up = threading.Event()
         self.llm = (
@@ -314,17 +316,33 @@ class Engine:
     def replay(self) -> int:
         """Rebuild the optimizer's state from the journal (for ``gome resume``)."""
         finished = 0
+        # Every call is in the journal, those the optimizer's start() made just now included.
+        usage = LLMUsage()
+        # A session killed without a word (SIGKILL, a power cut) ran until its last event.
+        session_began, session_before, last_time = None, 0.0, None
+        earlier = self._journal.seq if self._session_seq is None else self._session_seq
         for event in self._journal.read(self._journal.path):
+            if event["type"] == "llm_call":  # this session's too (the optimizer's start())
+                usage = usage + from_data(event["usage"], LLMUsage)
+            if event["seq"] >= earlier:
+                continue
+            if event["type"] in ("run_started", "run_resumed"):
+                session_began = event.get("time")
+                session_before = float(event.get("elapsed_s", 0.0))
             if event["type"] == "step_finished":
                 proposal = from_data(event["proposal"], Proposal)
                 node = from_data(event["node"], Node)
                 self.optimizer.tell(proposal, node)
                 self.clock.before = float(event.get("elapsed_s", self.clock.before))
                 finished += 1
-            elif event["type"] == "llm_call":
-                self.usage = self.usage + from_data(event["usage"], LLMUsage)
             elif event["type"] in ("run_paused", "run_finished"):
                 self.clock.before = float(event.get("elapsed_s", self.clock.before))
+                session_began = None  # the session said when it ended
+            last_time = event.get("time", last_time)
+        if session_began is not None and last_time is not None:
+            ran_until = session_before + max(0.0, float(last_time) - float(session_began))
+            self.clock.before = max(self.clock.before, ran_until)
+        self.usage = usage
         self.steps = finished
         self.clock.started = time.monotonic()
         best = self.optimizer.best(1)
@@ -362,11 +380,8 @@ class Engine:
                 f"{self.run_dir.path} already holds a run: continue it (run(resumed=True), or "
                 "`gome resume`) or give the new run a directory of its own"
             )
-        self.optimizer.start(self.context)
-        if resumed:
-            replayed = self.replay()
-            self._emit("run_resumed", steps=replayed, elapsed_s=self.clock.elapsed())
-        else:
+        self._session_seq = self._journal.seq
+        if not resumed:  # the first event, before any the optimizer's start() may cause
             self._emit(
                 "run_started",
                 run_id=self.info.run_id,
@@ -375,6 +390,10 @@ class Engine:
                 budget=self.budget,
                 metric=self.metric,
             )
+        self.optimizer.start(self.context)
+        if resumed:
+            replayed = self.replay()
+            self._emit("run_resumed", steps=replayed, elapsed_s=self.clock.elapsed())
         self._call_hook("run_started")
         status, reason = "completed", ""
         crash: Exception | None = None

@@ -12,6 +12,16 @@ import pytest
 from gome_core.config import resolve
 from gome_core.engine.launch import build_engine, competition_ref, grade_run, resume_engine
 from gome_core.journal import Journal
+from gome_core.types import LLMRequest, Message
+
+
+@pytest.fixture
+def resumable_competition(toy_competition, monkeypatch):
+    """The toy competition, where a resumed run (which finds it by name) looks."""
+    _, competition = toy_competition
+    monkeypatch.setenv("GOME_COMPETITIONS_DIR", str(competition.competition_dir.parent))
+    monkeypatch.setenv("GOME_DATA_DIR", str(competition.data_dir.parent))
+    return competition
 
 
 def _events(run_dir: Path) -> list[dict]:
@@ -282,12 +292,8 @@ def test_ctrl_c_during_the_final_choice_ends_its_runs_and_pauses_the_run(
     assert next(e for e in events if e["type"] == "final_choice")["seeds"] == [2]
 
 
-def test_llm_calls_count_when_their_step_is_cut_off(
-    toy_registry, toy_competition, tmp_path, monkeypatch
-):
-    _, competition = toy_competition
-    monkeypatch.setenv("GOME_COMPETITIONS_DIR", str(competition.competition_dir.parent))
-    monkeypatch.setenv("GOME_DATA_DIR", str(competition.data_dir.parent))
+def test_llm_calls_count_when_their_step_is_cut_off(toy_registry, resumable_competition, tmp_path):
+    competition = resumable_competition
     run_dir = tmp_path / "run"
     resolved = resolve(
         preset="toy",
@@ -319,6 +325,64 @@ def test_llm_calls_count_when_their_step_is_cut_off(
     (run_dir / "run.json").write_text("{torn")
     with pytest.raises(UsageError, match="run.json is not valid JSON"):
         resume_engine(run_dir)
+
+
+def _asking_as_it_starts(engine) -> None:
+    """Make the engine's optimizer call the LLM once in ``start``, as a warm-up would."""
+    start = engine.optimizer.start
+
+    def start_and_ask(context):
+        start(context)
+        context.llm.complete(LLMRequest((Message.user("warm up"),), purpose="reasoning"))
+
+    engine.optimizer.start = start_and_ask
+
+
+def test_calls_made_as_the_optimizer_starts_follow_run_started_and_count_once(
+    toy_registry, resumable_competition, tmp_path
+):
+    competition = resumable_competition
+    run_dir = tmp_path / "run"
+    one_step = ["llm=toy-priced", "budget.steps=1", "optimizer.traces=1", "engine.final_top_k=1"]
+    resolved = resolve(preset="toy", overrides=one_step, registry=toy_registry)
+    with build_engine(resolved, competition_ref(competition), run_dir=run_dir) as engine:
+        _asking_as_it_starts(engine)
+        engine.run()
+    resumed, _, _ = resume_engine(run_dir, overrides=["budget.steps=2"])
+    with resumed:
+        _asking_as_it_starts(resumed)
+        outcome = resumed.run()
+    events = _events(run_dir)
+    assert events[0]["type"] == "run_started"
+    journaled = sum(e["usage"]["calls"] for e in events if e["type"] == "llm_call")
+    assert journaled == 2 and outcome.usage.calls == 2  # one warm-up per session, counted once
+
+
+def test_a_session_killed_without_a_word_counts_until_its_last_event(
+    toy_registry, resumable_competition, tmp_path
+):
+    competition = resumable_competition
+    run_dir = tmp_path / "run"
+    resolved = resolve(preset="toy", overrides=["budget.steps=2"], registry=toy_registry)
+    build_engine(resolved, competition_ref(competition), run_dir=run_dir).run()
+    journal = run_dir / "journal.jsonl"
+    events = _events(run_dir)
+    ended = events[-1]
+    assert ended["type"] == "run_finished"
+    # A second session that ran 100 s and was killed: its last event, a step that started.
+    later = [
+        {**events[0], "seq": len(events), "type": "run_resumed", "time": ended["time"] + 5,
+         "elapsed_s": ended["elapsed_s"]},
+        {"seq": len(events) + 1, "type": "step_started", "time": ended["time"] + 105,
+         "schema": 1},
+    ]  # fmt: skip
+    with open(journal, "a", encoding="utf-8") as fh:
+        fh.writelines(json.dumps(e) + "\n" for e in later)
+    engine, _, _ = resume_engine(run_dir)
+    with engine:
+        engine.optimizer.start(engine.context)
+        engine.replay()
+        assert engine.clock.before == pytest.approx(ended["elapsed_s"] + 100)
 
 
 def test_a_missing_key_stops_the_run_before_its_directory_is_written(
