@@ -143,6 +143,9 @@ class Engine:
         self._stop = threading.Event()
         #: The journal's length when this session began: replay reads what came before.
         self._session_seq: int | None = None
+        #: A resumed run's configuration with its changes, written to ``config.toml`` once the
+        #: run has replayed its journal with them (``resume_engine`` sets it).
+        self.config_after_replay: str | None = None
         # Set when the wall-time budget runs out: steps still being developed are cut off.
         self._time_up = threading.Event()
         self.llm = (
@@ -390,9 +393,21 @@ class Engine:
                 budget=self.budget,
                 metric=self.metric,
             )
-        self.optimizer.start(self.context)
+        try:
+            self.optimizer.start(self.context)
+            if resumed:
+                replayed = self.replay()
+        except Exception as exc:  # a component's bug, or settings the saved steps do not fit
+            # No elapsed_s: a replay cut short has not read the time already spent.
+            reason = f"{type(exc).__name__}: {exc} (while starting)"
+            self._emit("run_finished", status="failed", reason=reason, steps=self.steps,
+                       usage=self.usage, final=None)  # fmt: skip
+            self._call_hook("run_finished", status="failed")
+            self._journal.close()
+            raise
         if resumed:
-            replayed = self.replay()
+            if self.config_after_replay is not None:
+                self.run_dir.write_config(self.config_after_replay)
             self._emit("run_resumed", steps=replayed, elapsed_s=self.clock.elapsed())
         self._call_hook("run_started")
         status, reason = "completed", ""

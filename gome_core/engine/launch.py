@@ -165,8 +165,8 @@ def resume_engine(
         hidden=private_paths(competition),
         _existing=rundir,
     )
-    if overrides:  # written once the engine is built: a bad override leaves the file as it was
-        rundir.write_config(resolved.to_toml())
+    if overrides:  # kept once the run has replayed with them: a bad one leaves the file as it was
+        engine.config_after_replay = resolved.to_toml()
     return engine, store, competition
 
 

@@ -385,6 +385,27 @@ def test_a_session_killed_without_a_word_counts_until_its_last_event(
         assert engine.clock.before == pytest.approx(ended["elapsed_s"] + 100)
 
 
+def test_a_resume_whose_settings_do_not_fit_the_saved_steps_changes_nothing(
+    toy_registry, resumable_competition, tmp_path
+):
+    run_dir = tmp_path / "run"
+    two_traces = ["budget.steps=2", "optimizer.traces=2", "engine.final_top_k=1"]
+    resolved = resolve(preset="toy", overrides=two_traces, registry=toy_registry)
+    build_engine(resolved, competition_ref(resumable_competition), run_dir=run_dir).run()
+    config = (run_dir / "config.toml").read_text()
+    engine, _, _ = resume_engine(run_dir, overrides=["budget.steps=3", "optimizer.traces=1"])
+    with engine, pytest.raises(Exception) as failure:  # the saved steps name trace 1
+        engine.run()
+    ended = _events(run_dir)[-1]
+    assert ended["type"] == "run_finished" and ended["status"] == "failed"
+    assert "while starting" in ended["reason"] and type(failure.value).__name__ in ended["reason"]
+    assert (run_dir / "config.toml").read_text() == config  # still resumable as it was
+    engine, _, _ = resume_engine(run_dir, overrides=["budget.steps=3"])
+    with engine:
+        assert engine.run().steps == 3
+    assert "steps = 3" in (run_dir / "config.toml").read_text()
+
+
 def test_a_missing_key_stops_the_run_before_its_directory_is_written(
     toy_registry, toy_competition, tmp_path, monkeypatch
 ):
