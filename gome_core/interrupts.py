@@ -14,7 +14,7 @@ import threading
 from collections.abc import Iterator
 from types import FrameType
 
-__all__ = ["sigterm_interrupts"]
+__all__ = ["interrupts_deferred", "sigterm_interrupts"]
 
 
 def _interrupt(signum: int, _frame: FrameType | None) -> None:
@@ -32,3 +32,24 @@ def sigterm_interrupts() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+@contextlib.contextmanager
+def interrupts_deferred() -> Iterator[list[int]]:
+    """Within the block, Ctrl-C and SIGTERM are noted (the list yielded), not raised: a run that
+    is already stopping finishes saving its state instead of being cut off half-way by a second
+    one. Elsewhere than in the main thread: no-op."""
+    noted: list[int] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield noted
+        return
+
+    def note(signum: int, _frame: FrameType | None) -> None:
+        noted.append(signum)
+
+    previous = {sig: signal.signal(sig, note) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield noted
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

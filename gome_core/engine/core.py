@@ -14,6 +14,7 @@ the most robust one is submitted.
 from __future__ import annotations
 
 import concurrent.futures as futures
+import contextlib
 import statistics
 import threading
 import time
@@ -39,6 +40,7 @@ from gome_core.errors import StepFailed, UsageError
 from gome_core.executors.reuse import ReusingExecutor
 from gome_core.executors.wrapper import ExecutorWrapper
 from gome_core.interfaces import Executor, LLMBackend, Optimizer, RunContext, Validator
+from gome_core.interrupts import interrupts_deferred
 from gome_core.journal import from_data
 from gome_core.logs import get_logger
 from gome_core.plugins import notify_observers
@@ -414,6 +416,8 @@ class Engine:
         crash: Exception | None = None
         pool = futures.ThreadPoolExecutor(self.settings.workers, thread_name_prefix="gome-step")
         in_flight: dict[futures.Future[Node | None], Proposal] = {}
+        # Once stopping, a second Ctrl-C (or SIGTERM) must not cut the saving of the state short.
+        stopping = contextlib.ExitStack()
         try:
             while True:
                 self.context.time_used = self._time_used()
@@ -450,6 +454,7 @@ class Engine:
                 for future in done:
                     self._finish(in_flight.pop(future), future.result())
         except KeyboardInterrupt as stop:
+            stopping.enter_context(interrupts_deferred())
             status, reason = "interrupted", _interrupted_by(stop)
             self._stop_steps(in_flight)
         except Exception as exc:  # a component's bug: the run ends on the record, then it is raised
@@ -464,6 +469,7 @@ class Engine:
             try:
                 final = self._final_choice()
             except KeyboardInterrupt as stop:  # steps saved; a resume chooses again
+                stopping.enter_context(interrupts_deferred())
                 status, reason = "interrupted", f"{_interrupted_by(stop)} during the final choice"
             except Exception as exc:  # a component's bug: on the record too, then raised
                 status, reason = "failed", f"{type(exc).__name__}: {exc} (during the final choice)"
@@ -484,6 +490,7 @@ class Engine:
             )
         self._call_hook("run_finished", status=status)
         self._journal.close()
+        stopping.close()
         if crash is not None:
             raise crash
         best = self.optimizer.best(1)
