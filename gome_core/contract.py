@@ -48,16 +48,21 @@ class ContractError(ValueError):
 
 def check_file_names(names: Iterable[str]) -> dict[str, str]:
     """The candidate file names that break the contract, each with the problem (``{}``: none).
-    A name must be a relative path inside the workspace, and no file also a folder of another."""
+    A name must be a relative path inside the workspace, name no file another name names too
+    (``./main.py`` and ``main.py``), and no file may also be a folder of another."""
     names = list(names)
     problems = {}
     folders = {str(parent) for rel in names for parent in PurePosixPath(rel).parents}
+    seen: set[str] = set()
     for rel in names:
         path = PurePosixPath(rel)
         if not rel or path.is_absolute() or ".." in path.parts or not path.parts:
             problems[rel] = f"candidate file {rel!r} escapes its workspace"
         elif str(path) in folders:
             problems[rel] = f"candidate file {rel!r} is also a folder of another file"
+        elif str(path) in seen:
+            problems[rel] = f"candidate file {rel!r} names a file another name names too"
+        seen.add(str(path))
     return problems
 
 

@@ -9,6 +9,7 @@ the same path as Ctrl-C (candidates ended, the journal closed, how to continue p
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
 import threading
 from collections.abc import Iterator
@@ -38,7 +39,8 @@ def sigterm_interrupts() -> Iterator[None]:
 def interrupts_deferred() -> Iterator[list[int]]:
     """Within the block, Ctrl-C and SIGTERM are noted (the list yielded), not raised: a run that
     is already stopping finishes saving its state instead of being cut off half-way by a second
-    one. Elsewhere than in the main thread: no-op."""
+    one. A signal whose handler was the system's default (terminate) is sent again at the end, so
+    the process still ends as asked. Elsewhere than in the main thread: no-op."""
     noted: list[int] = []
     if threading.current_thread() is not threading.main_thread():
         yield noted
@@ -53,3 +55,6 @@ def interrupts_deferred() -> Iterator[list[int]]:
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+        for sig in dict.fromkeys(noted):
+            if previous[sig] == signal.SIG_DFL:
+                os.kill(os.getpid(), sig)

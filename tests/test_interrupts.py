@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 import threading
 
 import pytest
@@ -39,6 +41,20 @@ def test_signals_while_stopping_are_noted_not_raised():
         assert noted == [signal.SIGINT, signal.SIGTERM]
         with pytest.raises(KeyboardInterrupt):  # afterwards, as before
             _deliver(signal.SIGINT)
+
+
+def test_a_signal_that_was_to_end_the_process_still_does(tmp_path):
+    script = (
+        "import os, signal, time\n"
+        "from gome_core.interrupts import interrupts_deferred\n"
+        "with interrupts_deferred():\n"
+        "    os.kill(os.getpid(), signal.SIGTERM)\n"
+        "    time.sleep(0.2)\n"
+        "    print('saved', flush=True)\n"
+        "print('not reached', flush=True)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert done.returncode == -signal.SIGTERM and done.stdout == "saved\n"
 
 
 def test_outside_the_main_thread_nothing_changes():

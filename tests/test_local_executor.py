@@ -12,6 +12,7 @@ import threading
 import pytest
 
 from gome_core import Candidate, ExecutionRequest, ResourceLimits
+from gome_core.contract import check_file_names
 from gome_core.executors.local import LocalExecutor, LocalExecutorConfig, scrubbed_environment
 from gome_core.executors.sandbox import Isolation, probe
 from gome_core.testing import ExecutorSuite
@@ -397,3 +398,18 @@ def test_an_interpreter_that_does_not_exist_is_refused_up_front(tmp_path):
 
     with pytest.raises(UsageError, match="executor.python = '/no/such/python': no such"):
         LocalExecutor(LocalExecutorConfig(python="/no/such/python"))
+
+
+@pytest.mark.parametrize(
+    ("files", "problem"),
+    [
+        ({"main.py": "", "../x": ""}, "'../x' escapes its workspace"),
+        ({"/etc/x": ""}, "'/etc/x' escapes its workspace"),
+        ({"a": "", "a/b": ""}, "'a' is also a folder of another file"),
+        ({"main.py": "", "./main.py": ""}, "'./main.py' names a file another name names too"),
+        ({"a/b": "", "a//b": ""}, "'a//b' names a file another name names too"),
+    ],
+)
+def test_candidate_file_names_are_checked_once_for_everyone(files, problem):
+    assert problem in "; ".join(check_file_names(files).values())
+    assert check_file_names({"main.py": "", "src/util.py": "", "./notes.txt": ""}) == {}

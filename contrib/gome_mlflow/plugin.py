@@ -57,7 +57,7 @@ def run_started(run: RunInfo) -> None:
 
 @hookimpl
 def journal_event(run: RunInfo, event: Mapping[str, Any]) -> None:
-    # The first event (run_started or run_resumed) comes before the run_started hook.
+    # The first event (run_started, or run_resuming) comes before the run_started hook.
     tracker = tracker_for(run)
     if tracker is not None:
         tracker.event(event)

@@ -143,10 +143,8 @@ class Engine:
         # Set when the run stops early: the steps in flight, their components and their LLM
         # calls see it, so a step between two calls does not start the next one.
         self._stop = threading.Event()
-        #: The journal's length when this session began: replay reads what came before.
-        self._session_seq: int | None = None
         #: A resumed run's configuration with its changes, written to ``config.toml`` once the
-        #: run has replayed its journal with them (``resume_engine`` sets it).
+        #: run has started (and replayed its journal) with them (``resume_engine`` sets it).
         self.config_after_replay: str | None = None
         # Set when the wall-time budget runs out: steps still being developed are cut off.
         self._time_up = threading.Event()
@@ -323,30 +321,39 @@ class Engine:
         finished = 0
         # Every call is in the journal, those the optimizer's start() made just now included.
         usage = LLMUsage()
-        # A session killed without a word (SIGKILL, a power cut) ran until its last event.
-        session_began, session_before, last_time = None, 0.0, None
-        earlier = self._journal.seq if self._session_seq is None else self._session_seq
+        # A session killed without a word (SIGKILL, a power cut) ran until its last event; the
+        # next session's `run_resuming` ends its events.
+        session: tuple[float, float] | None = None  # (wall time it began, elapsed before it)
+        last_time = 0.0
+
+        def close_session() -> None:
+            nonlocal session
+            if session is not None:
+                began, before = session
+                self.clock.before = max(self.clock.before, before + max(0.0, last_time - began))
+            session = None
+
         for event in self._journal.read(self._journal.path):
-            if event["type"] == "llm_call":  # this session's too (the optimizer's start())
+            kind, when = event["type"], float(event.get("time", last_time))
+            if kind == "llm_call":
                 usage = usage + from_data(event["usage"], LLMUsage)
-            if event["seq"] >= earlier:
-                continue
-            if event["type"] in ("run_started", "run_resumed"):
-                session_began = event.get("time")
-                session_before = float(event.get("elapsed_s", 0.0))
-            if event["type"] == "step_finished":
+            if kind in ("run_resuming", "run_start_failed"):
+                close_session()
+            elif kind in ("run_started", "run_resumed"):
+                close_session()
+                session, last_time = (when, float(event.get("elapsed_s", 0.0))), when
+            elif session is not None:
+                last_time = when
+            if kind == "step_finished":
                 proposal = from_data(event["proposal"], Proposal)
                 node = from_data(event["node"], Node)
                 self.optimizer.tell(proposal, node)
                 self.clock.before = float(event.get("elapsed_s", self.clock.before))
                 finished += 1
-            elif event["type"] in ("run_paused", "run_finished"):
+            elif kind in ("run_paused", "run_finished"):
                 self.clock.before = float(event.get("elapsed_s", self.clock.before))
-                session_began = None  # the session said when it ended
-            last_time = event.get("time", last_time)
-        if session_began is not None and last_time is not None:
-            ran_until = session_before + max(0.0, float(last_time) - float(session_began))
-            self.clock.before = max(self.clock.before, ran_until)
+                session = None  # the session said when it ended
+        close_session()
         self.usage = usage
         self.steps = finished
         self.clock.started = time.monotonic()
@@ -385,8 +392,9 @@ class Engine:
                 f"{self.run_dir.path} already holds a run: continue it (run(resumed=True), or "
                 "`gome resume`) or give the new run a directory of its own"
             )
-        self._session_seq = self._journal.seq
-        if not resumed:  # the first event, before any the optimizer's start() may cause
+        if resumed:  # ends, in the journal, a session before it that was killed without a word
+            self._emit("run_resuming")
+        else:  # the first event, before any the optimizer's start() may cause
             self._emit(
                 "run_started",
                 run_id=self.info.run_id,
@@ -400,16 +408,12 @@ class Engine:
             if resumed:
                 replayed = self.replay()
         except Exception as exc:  # a component's bug, or settings the saved steps do not fit
-            # No elapsed_s: a replay cut short has not read the time already spent.
-            reason = f"{type(exc).__name__}: {exc} (while starting)"
-            self._emit("run_finished", status="failed", reason=reason, steps=self.steps,
-                       usage=self.usage, final=None)  # fmt: skip
-            self._call_hook("run_finished", status="failed")
+            self._emit("run_start_failed", reason=f"{type(exc).__name__}: {exc}")
             self._journal.close()
             raise
+        if self.config_after_replay is not None:
+            self.run_dir.write_config(self.config_after_replay)
         if resumed:
-            if self.config_after_replay is not None:
-                self.run_dir.write_config(self.config_after_replay)
             self._emit("run_resumed", steps=replayed, elapsed_s=self.clock.elapsed())
         self._call_hook("run_started")
         status, reason = "completed", ""
@@ -474,23 +478,25 @@ class Engine:
             except Exception as exc:  # a component's bug: on the record too, then raised
                 status, reason = "failed", f"{type(exc).__name__}: {exc} (during the final choice)"
                 crash = exc
-        if status != "interrupted":
-            self._emit(
-                "run_finished",
-                status=status,
-                reason=reason,
-                steps=self.steps,
-                elapsed_s=self.clock.elapsed(),
-                usage=self.usage,
-                final=final.id if final else None,
-            )
-        else:
-            self._emit(
-                "run_paused", reason=reason, steps=self.steps, elapsed_s=self.clock.elapsed()
-            )
-        self._call_hook("run_finished", status=status)
-        self._journal.close()
-        stopping.close()
+        try:
+            if status != "interrupted":
+                self._emit(
+                    "run_finished",
+                    status=status,
+                    reason=reason,
+                    steps=self.steps,
+                    elapsed_s=self.clock.elapsed(),
+                    usage=self.usage,
+                    final=final.id if final else None,
+                )
+            else:
+                self._emit(
+                    "run_paused", reason=reason, steps=self.steps, elapsed_s=self.clock.elapsed()
+                )
+            self._call_hook("run_finished", status=status)
+            self._journal.close()
+        finally:
+            stopping.close()  # signals held while stopping act again
         if crash is not None:
             raise crash
         best = self.optimizer.best(1)

@@ -322,6 +322,9 @@ class _RunClock:
 
     def at(self, event: Mapping[str, Any]) -> float | None:
         now, elapsed = _number(event.get("time")), _number(event.get("elapsed_s"))
+        if event.get("type") == "run_resuming":  # after a pause or a kill: unknown until resumed
+            self.mark = None
+            return None
         if event.get("type") == "run_started":
             elapsed = 0.0
         if elapsed is None and self.mark is not None and now is not None:

@@ -226,7 +226,10 @@ def _same_directory(grid: GridSpec) -> list[tuple[str, str]]:
     )
     problems = []
     for i, level in enumerate(levels):
-        clash = (o for o in levels[:i] if o.label == level.label or o.slug == level.slug)
+        # Folders differing in case alone are one on case-insensitive file systems.
+        clash = (
+            o for o in levels[:i] if o.label == level.label or o.slug.lower() == level.slug.lower()
+        )
         other = next((o for o in clash if o.value != level.value), None)  # twice: said above
         if other is not None:
             problems.append(

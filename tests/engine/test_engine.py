@@ -361,28 +361,33 @@ def test_calls_made_as_the_optimizer_starts_follow_run_started_and_count_once(
 def test_a_session_killed_without_a_word_counts_until_its_last_event(
     toy_registry, resumable_competition, tmp_path
 ):
-    competition = resumable_competition
     run_dir = tmp_path / "run"
-    resolved = resolve(preset="toy", overrides=["budget.steps=2"], registry=toy_registry)
-    build_engine(resolved, competition_ref(competition), run_dir=run_dir).run()
-    journal = run_dir / "journal.jsonl"
+    settings = ["llm=toy-priced", "budget.steps=2", "optimizer.traces=2", "engine.final_top_k=1"]
+    resolved = resolve(preset="toy", overrides=settings, registry=toy_registry)
+    build_engine(resolved, competition_ref(resumable_competition), run_dir=run_dir).run()
     events = _events(run_dir)
     ended = events[-1]
     assert ended["type"] == "run_finished"
     # A second session that ran 100 s and was killed: its last event, a step that started.
     later = [
-        {**events[0], "seq": len(events), "type": "run_resumed", "time": ended["time"] + 5,
-         "elapsed_s": ended["elapsed_s"]},
-        {"seq": len(events) + 1, "type": "step_started", "time": ended["time"] + 105,
-         "schema": 1},
-    ]  # fmt: skip
-    with open(journal, "a", encoding="utf-8") as fh:
-        fh.writelines(json.dumps(e) + "\n" for e in later)
-    engine, _, _ = resume_engine(run_dir)
+        {"type": "run_resuming", "time": ended["time"] + 4},
+        {"type": "run_resumed", "time": ended["time"] + 5, "elapsed_s": ended["elapsed_s"]},
+        {"type": "step_started", "time": ended["time"] + 105},
+    ]
+    with open(run_dir / "journal.jsonl", "a", encoding="utf-8") as fh:
+        for n, event in enumerate(later, start=len(events)):
+            fh.write(json.dumps({"seq": n, "schema": 1, **event}) + "\n")
+    # A third session fails to start (its settings do not fit), a fourth warms up and runs: the
+    # killed session's 100 s count, the time between sessions does not.
+    engine, _, _ = resume_engine(run_dir, overrides=["optimizer.traces=1"])
+    with engine, pytest.raises(IndexError):
+        engine.run()
+    engine, _, _ = resume_engine(run_dir, overrides=["budget.steps=3"])
     with engine:
-        engine.optimizer.start(engine.context)
-        engine.replay()
-        assert engine.clock.before == pytest.approx(ended["elapsed_s"] + 100)
+        _asking_as_it_starts(engine)
+        engine.run()
+    resumed = [e for e in _events(run_dir) if e["type"] == "run_resumed"][-1]
+    assert resumed["elapsed_s"] == pytest.approx(ended["elapsed_s"] + 100, abs=2)
 
 
 def test_a_resume_whose_settings_do_not_fit_the_saved_steps_changes_nothing(
@@ -394,11 +399,11 @@ def test_a_resume_whose_settings_do_not_fit_the_saved_steps_changes_nothing(
     build_engine(resolved, competition_ref(resumable_competition), run_dir=run_dir).run()
     config = (run_dir / "config.toml").read_text()
     engine, _, _ = resume_engine(run_dir, overrides=["budget.steps=3", "optimizer.traces=1"])
-    with engine, pytest.raises(Exception) as failure:  # the saved steps name trace 1
+    with engine, pytest.raises(IndexError) as failure:  # the saved steps name trace 1
         engine.run()
     ended = _events(run_dir)[-1]
-    assert ended["type"] == "run_finished" and ended["status"] == "failed"
-    assert "while starting" in ended["reason"] and type(failure.value).__name__ in ended["reason"]
+    assert ended["type"] == "run_start_failed"
+    assert ended["reason"].startswith(type(failure.value).__name__)
     assert (run_dir / "config.toml").read_text() == config  # still resumable as it was
     engine, _, _ = resume_engine(run_dir, overrides=["budget.steps=3"])
     with engine:

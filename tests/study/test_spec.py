@@ -85,7 +85,11 @@ def test_axis_values_are_checked(registry):
 
 @pytest.mark.parametrize(
     ("axis", "values"),
-    [("skills", [0.1234561, 0.1234564]), ("llms", ["openai:org/model-7b", "openai:org-model-7b"])],
+    [
+        ("skills", [0.1234561, 0.1234564]),
+        ("llms", ["openai:org/model-7b", "openai:org-model-7b"]),
+        ("llms", ["openai:GPT-5", "openai:gpt-5"]),
+    ],
 )
 def test_models_that_would_share_a_cell_directory_are_refused(registry, axis, values):
     problems = _problems(_spec(grid={axis: values}), registry)
