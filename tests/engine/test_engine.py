@@ -12,6 +12,7 @@ import pytest
 from gome_core.config import resolve
 from gome_core.engine.launch import build_engine, competition_ref, grade_run, resume_engine
 from gome_core.journal import Journal
+from gome_core.report import render_report
 from gome_core.types import LLMRequest, Message
 
 
@@ -388,6 +389,7 @@ def test_a_session_killed_without_a_word_counts_until_its_last_event(
         engine.run()
     resumed = [e for e in _events(run_dir) if e["type"] == "run_resumed"][-1]
     assert resumed["elapsed_s"] == pytest.approx(ended["elapsed_s"] + 100, abs=2)
+    assert "budget spent" in render_report(run_dir)  # the report reads such a journal
 
 
 def test_a_resume_whose_settings_do_not_fit_the_saved_steps_changes_nothing(
