@@ -613,14 +613,42 @@ class Engine:
             pool.shutdown(wait=True, cancel_futures=True)
 
     def _revalidate(self, node: Node, seed: int) -> float | None:
-        request = ExecutionRequest(
-            node.candidate,
-            input_dir=self.competition.public_dir,
-            env={ENV_SEED: str(seed)},
-            label=f"final-seed{seed}",
-            hidden=self.context.hidden,
-        )
-        result = self.executor.run(request)
+        """The node's score on the split of ``seed``: the validator that scored it runs again,
+        with its own limits (a full run may be given more time than the executor's default)."""
+        executor = SeededExecutor(self.executor, seed, label=f"final-seed{seed}")
+        scorer = self._scorer(node)
+        if scorer is None:  # scored by a chain this run no longer has: run it as the executor would
+            return self._score_of(
+                executor.run(
+                    ExecutionRequest(
+                        node.candidate,
+                        input_dir=self.competition.public_dir,
+                        hidden=self.context.hidden,
+                    )
+                )
+            )
+        try:
+            report = scorer.validate(node, attrs.evolve(self.context, executor=executor))
+        except Exception as exc:
+            log.warning("re-validation failed", node=node.id, seed=seed, error=_describe(exc))
+            return None
+        return report.score if report.passed else None
+
+    def _scorer(self, node: Node) -> Validator | None:
+        """The validator that ran ``node`` and measured its score (the last report with both a
+        score and a run: a judge repeats the score it was given, it does not measure it), or
+        ``None`` when the chain has changed since (the n-th report is the n-th validator's)."""
+        scored = [
+            i
+            for i, report in enumerate(node.reports)
+            if report.score is not None and report.result is not None
+        ]
+        if not scored or scored[-1] >= len(self.validators):
+            return None
+        validator = self.validators[scored[-1]]
+        return validator if validator.level == node.reports[scored[-1]].level else None
+
+    def _score_of(self, result: ExecutionResult) -> float | None:
         if not result.ok or result.workspace is None:
             return None
         try:
@@ -635,13 +663,16 @@ class SeededExecutor(ExecutorWrapper):
     request sets its own: a run with another seed validates on other splits, with other model
     seeds, whichever validators built the requests."""
 
-    def __init__(self, inner: Executor, seed: int) -> None:
+    def __init__(self, inner: Executor, seed: int, label: str | None = None) -> None:
         super().__init__(inner)
         self.seed = seed
+        self.label = label  # replaces each request's label (its workspace's name) when set
 
     def run(self, request: ExecutionRequest) -> ExecutionResult:
         if ENV_SEED not in request.env:
             request = attrs.evolve(request, env={**request.env, ENV_SEED: str(self.seed)})
+        if self.label is not None:
+            request = attrs.evolve(request, label=self.label)
         return self.inner.run(request)
 
 

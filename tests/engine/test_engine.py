@@ -105,6 +105,26 @@ def test_the_run_seed_reaches_every_candidate_and_shifts_the_fresh_splits(
     assert next(e for e in events if e["type"] == "final_choice")["seeds"] == [4]
 
 
+def test_the_final_re_validation_runs_with_the_full_runs_own_limits(
+    toy_registry, toy_competition, tmp_path
+):
+    # The full run may take longer than the executor's default time-out; so may its re-runs.
+    _, competition = toy_competition
+    overrides = [
+        "budget.steps=2",
+        "executor.timeout_s=1",
+        'validators=["debug-run", {name="full-run", timeout_s=60}, "judge"]',
+        "optimizer.implementer.slow_seed=1",  # the fresh split's runs take 2 s
+        "optimizer.implementer.slow_s=2",
+    ]
+    resolved = resolve(preset="toy", overrides=overrides, registry=toy_registry)
+    outcome = build_engine(resolved, competition_ref(competition), run_dir=tmp_path / "r").run()
+    assert outcome.final is not None
+    final = next(e for e in _events(tmp_path / "r") if e["type"] == "final_choice")
+    assert final["seeds"] == [1] and len(final["candidates"]) == 2
+    assert all(None not in c["scores"] for c in final["candidates"]), final
+
+
 def test_a_failing_step_does_not_stop_the_run(toy_registry, toy_competition, tmp_path):
     _, competition = toy_competition
     resolved = resolve(

@@ -33,7 +33,7 @@ PROGRAM = """\
 import csv, os, random, time
 A = {a!r}
 if int(os.environ.get("GOME_SEED", "0")) == {slow_seed}:
-    time.sleep(60)  # a slow run on this seed, for tests that stop a run while it runs
+    time.sleep({slow_s})  # a slow run on this seed, for tests that stop a run while it runs
 rows = list(csv.DictReader(open("input/train.csv")))
 rng = random.Random(int(os.environ.get("GOME_SEED", "0")))
 rng.shuffle(rows)
@@ -54,7 +54,8 @@ class ToyConfig:
     fail_at: int = -1  # the step number whose implementation raises
     crash_at: int = -1  # the step number whose program raises when it runs (its repair works)
     stray_at: int = -1  # the step number whose candidate also names a file outside its workspace
-    slow_seed: int = -1  # runs with this GOME_SEED take a minute
+    slow_seed: int = -1  # runs with this GOME_SEED take `slow_s` seconds
+    slow_s: float = 60.0
     stuck: bool = False  # the estimator proposes the starting `a` every time
     ask_llm: bool = False  # the estimator asks the run's LLM once per direction
 
@@ -103,7 +104,7 @@ class ToyImplementer(Implementer):
         if number == self.config.fail_at and request.operator != "debug":
             raise RuntimeError("the toy implementer broke on purpose")
         a = request.direction.chosen.edit["a"] if request.direction else self.config.start
-        program = PROGRAM.format(a=a, slow_seed=self.config.slow_seed)
+        program = PROGRAM.format(a=a, slow_seed=self.config.slow_seed, slow_s=self.config.slow_s)
         if number == self.config.crash_at and request.operator != "debug":
             program = "raise ValueError('bad')\n"
         files = {"main.py": program, "a.json": json.dumps(a)}

@@ -39,7 +39,7 @@ def _node(code):
     return Node(Candidate.from_code("c", textwrap.dedent(code)))
 
 
-GOOD = PROGRAM.format(a=2.0, slow_seed=-1)
+GOOD = PROGRAM.format(a=2.0, slow_seed=-1, slow_s=0)
 SAMPLE_COPY = """
 import shutil
 shutil.copy("input/sample_submission.csv", "submission/submission.csv")
