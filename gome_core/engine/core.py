@@ -19,7 +19,7 @@ import statistics
 import threading
 import time
 import traceback
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -512,8 +512,9 @@ class Engine:
             reason=reason,
         )
 
-    def _stop_steps(self, in_flight: Mapping[futures.Future[Node | None], Proposal]) -> None:
-        """End the steps in flight: their candidates, their LLM waits, the ones not started."""
+    def _stop_steps(self, in_flight: Collection[futures.Future[Any]]) -> None:
+        """End the work in flight (steps, or the final re-validations): their candidates, their
+        LLM waits, the ones not started."""
         self._stop.set()
         for future in list(in_flight):
             future.cancel()
@@ -535,9 +536,11 @@ class Engine:
                     if "llm" not in failed:
                         failed.add("llm")
                         log.exception("the LLM backend failed to interrupt its calls")
-            _, running = futures.wait(in_flight, timeout=0.5)
+            # done(), not wait(): a future a shut-down pool cancelled is done but never notified
+            running = [future for future in in_flight if not future.done()]
             if not running:
                 return
+            futures.wait(running, timeout=0.5)
 
     def _finish(self, proposal: Proposal, node: Node | None) -> None:
         if self._stop.is_set() or node is None:
@@ -579,11 +582,16 @@ class Engine:
         fresh = self._revalidate_all([(node, seed) for node in top for seed in seeds])
         rows = []
         for node in top:
-            scores = [node.score] + [fresh[node.id, seed] for seed in seeds]
+            runs = [fresh[node.id, seed] for seed in seeds]
+            scores = [node.score] + [score for score, _ in runs]
             valid = [s for s in scores if s is not None]
             # A candidate that fails on a fresh split is not robust: it ranks below all others.
             mean = statistics.fmean(valid) if len(valid) == len(scores) else None
-            rows.append({"node_id": node.id, "scores": scores, "mean": mean})
+            row: dict[str, Any] = {"node_id": node.id, "scores": scores, "mean": mean}
+            failures = {str(seed): why for seed, (_, why) in zip(seeds, runs, strict=True) if why}
+            if failures:
+                row["failures"] = failures
+            rows.append(row)
         ranked = sorted(
             zip(top, rows, strict=True),
             key=lambda pair: _sort_key(pair[1]["mean"], self.metric.lower_is_better),
@@ -594,68 +602,79 @@ class Engine:
         self.run_dir.write_final(chosen.id)
         return chosen
 
-    def _revalidate_all(self, runs: list[tuple[Node, int]]) -> dict[tuple[str, int], float | None]:
+    def _revalidate_all(
+        self, runs: list[tuple[Node, int]]
+    ) -> dict[tuple[str, int], tuple[float | None, str]]:
         """Re-validate each (node, seed), as many at once as the run has workers."""
         pool = futures.ThreadPoolExecutor(self.settings.workers, thread_name_prefix="gome-final")
-        jobs: dict[tuple[str, int], futures.Future[float | None]] = {}
+        jobs: dict[tuple[str, int], futures.Future[tuple[float | None, str]]] = {}
         try:
             for node, seed in runs:
                 jobs[node.id, seed] = pool.submit(self._revalidate, node, seed)
             return {key: job.result() for key, job in jobs.items()}
         except BaseException:  # Ctrl-C: end the runs in flight rather than wait for them
             pool.shutdown(wait=False, cancel_futures=True)  # nothing queued starts from now on
-            # A worker may have taken its job just before: cancel until every job is over.
-            while not all(job.done() for job in jobs.values()):
-                self.executor.cancel()
-                futures.wait(jobs.values(), timeout=0.5)
+            with interrupts_deferred():  # a second Ctrl-C must not leave them running
+                self._stop_steps(jobs.values())
             raise
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
 
-    def _revalidate(self, node: Node, seed: int) -> float | None:
-        """The node's score on the split of ``seed``: the validator that scored it runs again,
-        with its own limits (a full run may be given more time than the executor's default)."""
+    def _revalidate(self, node: Node, seed: int) -> tuple[float | None, str]:
+        """The node's score on the split of ``seed`` (or ``None``, and why not): the validator
+        that measured it runs again, under its own limits (a full run may be given more time
+        than the executor's default), with ``seed`` as the run's seed."""
         executor = SeededExecutor(self.executor, seed, label=f"final-seed{seed}")
         scorer = self._scorer(node)
-        if scorer is None:  # scored by a chain this run no longer has: run it as the executor would
-            return self._score_of(
-                executor.run(
-                    ExecutionRequest(
-                        node.candidate,
-                        input_dir=self.competition.public_dir,
-                        hidden=self.context.hidden,
+        try:
+            if scorer is None:  # the chain has changed since: run it as the executor would
+                log.warning("no validator of the chain measured the node", node=node.id)
+                return self._score_of(
+                    executor.run(
+                        ExecutionRequest(
+                            node.candidate,
+                            input_dir=self.competition.public_dir,
+                            hidden=self.context.hidden,
+                        )
                     )
                 )
-            )
-        try:
-            report = scorer.validate(node, attrs.evolve(self.context, executor=executor))
+            context = attrs.evolve(self.context, executor=executor, seed=seed)
+            report = scorer.validate(node, context)
         except Exception as exc:
             log.warning("re-validation failed", node=node.id, seed=seed, error=_describe(exc))
-            return None
-        return report.score if report.passed else None
+            return None, f"re-validation crashed: {_describe(exc)}"
+        if not report.passed:
+            return None, "; ".join(report.reasons) or f"{report.validator} failed"
+        if report.score is None:
+            return None, f"{report.validator} reported no score"
+        return report.score, ""
 
     def _scorer(self, node: Node) -> Validator | None:
-        """The validator that ran ``node`` and measured its score (the last report with both a
-        score and a run: a judge repeats the score it was given, it does not measure it), or
-        ``None`` when the chain has changed since (the n-th report is the n-th validator's)."""
-        scored = [
-            i
-            for i, report in enumerate(node.reports)
-            if report.score is not None and report.result is not None
-        ]
-        if not scored or scored[-1] >= len(self.validators):
+        """The validator that measured ``node``'s score: the last whose report ran the
+        candidate and set or changed the score (a judge repeats the score it was given), found
+        by its level and name; ``None`` when the chain no longer has it."""
+        measured, score = None, None
+        for report in node.reports:
+            if report.score is not None and report.result is not None and report.score != score:
+                measured = report
+            score = report.score if report.score is not None else score
+        if measured is None:
             return None
-        validator = self.validators[scored[-1]]
-        return validator if validator.level == node.reports[scored[-1]].level else None
+        same_level = [v for v in self.validators if v.level == measured.level]
+        named = [v for v in same_level if getattr(v, "name", None) == measured.validator]
+        if len(named) == 1:
+            return named[0]
+        return same_level[0] if len(same_level) == 1 and not named else None
 
-    def _score_of(self, result: ExecutionResult) -> float | None:
+    def _score_of(self, result: ExecutionResult) -> tuple[float | None, str]:
         if not result.ok or result.workspace is None:
-            return None
+            return None, result.error or f"the run ended: {result.outcome}"
         try:
             scores = read_scores(result.workspace / SCORES, self.metric.name)
-        except ContractError:
-            return None
-        return scores[ENSEMBLE_ROW].get(self.metric.name)
+        except ContractError as exc:
+            return None, str(exc)
+        score = scores[ENSEMBLE_ROW].get(self.metric.name)
+        return score, "" if score is not None else f"no {self.metric.name} in the score file"
 
 
 class SeededExecutor(ExecutorWrapper):

@@ -410,6 +410,13 @@ def _final_section(run: RunView) -> str:
             f"{e(run.metric.name)} over the original run and the fresh splits is submitted; one "
             f"that fails on a fresh split ranks last.</p>"
         )
+        failed = [
+            f"<li>{_link(row.get('node_id'), run)} on seed {e(seed)}: {e(why)}</li>"
+            for row in choice.get("candidates") or ()
+            for seed, why in (row.get("failures") or {}).items()
+        ]
+        if failed:
+            out.append(f'<ul class="failures">{"".join(failed)}</ul>')
     else:
         out.append(
             f'<p class="muted">The candidate with the {direction} validation '

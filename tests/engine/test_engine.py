@@ -105,15 +105,21 @@ def test_the_run_seed_reaches_every_candidate_and_shifts_the_fresh_splits(
     assert next(e for e in events if e["type"] == "final_choice")["seeds"] == [4]
 
 
+@pytest.mark.parametrize("full_run_timeout_s", [60, None])
 def test_the_final_re_validation_runs_with_the_full_runs_own_limits(
-    toy_registry, toy_competition, tmp_path
+    toy_registry, toy_competition, tmp_path, full_run_timeout_s
 ):
     # The full run may take longer than the executor's default time-out; so may its re-runs.
     _, competition = toy_competition
+    full_run = (
+        f"{{name='full-run', timeout_s={full_run_timeout_s}}}"
+        if full_run_timeout_s
+        else "'full-run'"
+    )
     overrides = [
         "budget.steps=2",
         "executor.timeout_s=1",
-        'validators=["debug-run", {name="full-run", timeout_s=60}, "judge"]',
+        f"validators=['debug-run', {full_run}, 'judge']",
         "optimizer.implementer.slow_seed=1",  # the fresh split's runs take 2 s
         "optimizer.implementer.slow_s=2",
     ]
@@ -122,7 +128,14 @@ def test_the_final_re_validation_runs_with_the_full_runs_own_limits(
     assert outcome.final is not None
     final = next(e for e in _events(tmp_path / "r") if e["type"] == "final_choice")
     assert final["seeds"] == [1] and len(final["candidates"]) == 2
-    assert all(None not in c["scores"] for c in final["candidates"]), final
+    if full_run_timeout_s:
+        assert all(None not in c["scores"] for c in final["candidates"]), final
+        assert not any("failures" in c for c in final["candidates"])
+    else:  # the executor's 1 s: every fresh split times out, and the record says so
+        assert all(c["scores"][1] is None and c["mean"] is None for c in final["candidates"])
+        assert all("timed out" in c["failures"]["1"] for c in final["candidates"]), final
+        page = render_report(tmp_path / "r")
+        assert "on seed 1: timed out after" in page.split('id="final"')[1]
 
 
 def test_a_failing_step_does_not_stop_the_run(toy_registry, toy_competition, tmp_path):
