@@ -274,7 +274,12 @@ class Implementer(abc.ABC):
 
     @abc.abstractmethod
     def implement(self, request: CodeRequest, context: RunContext) -> Candidate:
-        """A new candidate for ``request``; its ``id`` is ``request.candidate_id``."""
+        """A new candidate for ``request``; its ``id`` is ``request.candidate_id``.
+
+        A ``debug`` candidate whose fix drops the change ``request.direction`` chose should carry
+        a direction that says so (:attr:`~gome_core.types.Direction.dropped`), so that memory
+        does not credit that change to code without it.
+        """
 
 
 class Optimizer(abc.ABC):

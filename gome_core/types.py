@@ -240,13 +240,16 @@ class Direction:
     """The gradient: the diagnosis of the current best and the one change chosen.
 
     ``problems`` and ``candidates`` keep the whole reasoning for the journal and report;
-    ``chosen`` is what the implementer applies.
+    ``chosen`` is what the implementer applies. ``dropped`` is set on a repaired candidate whose
+    fix no longer carries the change the step chose (its code was rewritten another way): it is
+    that hypothesis, and ``chosen`` says what the code does instead.
     """
 
     chosen: Hypothesis
     problems: tuple[Problem, ...] = field(default=(), converter=tuple)
     candidates: tuple[Hypothesis, ...] = field(default=(), converter=tuple)
     selection: str = ""  # how `chosen` was picked, e.g. "top-k sample", "llm selector"
+    dropped: Hypothesis | None = None
 
 
 # --------------------------------------------------------------------------- candidates

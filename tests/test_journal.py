@@ -37,7 +37,7 @@ def _node():
         parents=("t0-s2",),
         operator="step",
         trace=0,
-        direction=Direction(hyp, (problem,), (hyp,), "top-k"),
+        direction=Direction(hyp, (problem,), (hyp,), "top-k", dropped=Hypothesis("use knn")),
     )
     result = ExecutionResult(
         exit_code=0, wall_s=1.5, stdout_tail="ok", produced=("a.csv",), workspace="/tmp/ws"

@@ -621,6 +621,14 @@ def _diagnosis(step: Step) -> str:
         out.append(f'<p class="muted">Edit: <code>{e(edit)}</code></p>')
     if direction.get("selection"):
         out.append(f"<p><b>Selection:</b> {e(direction['selection'])}</p>")
+    repaired = step.candidate.get("direction") or {}
+    if repaired.get("dropped"):
+        instead = (repaired.get("chosen") or {}).get("statement")
+        out.append(
+            f"<p><b>Dropped by the repair:</b> {e((repaired['dropped'] or {}).get('statement'))} "
+            f'<span class="muted">(its code failed; the repaired code does this instead: '
+            f"{e(instead)})</span></p>"
+        )
     return "".join(out)
 
 

@@ -219,11 +219,12 @@ class GomeOptimizer(Optimizer):
             trace=node.candidate.trace,
         )
         fixed = self.implementer.implement(request, context)
+        dropped = fixed.direction is not None and fixed.direction.dropped is not None
         return attrs.evolve(
             fixed,
             id=request.candidate_id,
             trace=node.candidate.trace,
-            direction=node.candidate.direction,
+            direction=fixed.direction if dropped else node.candidate.direction,
             parents=node.candidate.parents,
             operator=node.candidate.operator,
         )
@@ -248,6 +249,20 @@ class GomeOptimizer(Optimizer):
         feedback = node.error or "; ".join(
             r for report in node.reports if not report.passed for r in report.reasons[:1]
         )
+        if self.config.memory and direction is not None and direction.dropped is not None:
+            # The change the step chose failed, and its repair rewrote the code without it.
+            note = f"its code failed; the repair did this instead: {direction.chosen.statement}"
+            self.momentum.record(
+                MemoryEntry(
+                    trace=trace,
+                    step=len(self._nodes),
+                    hypothesis=direction.dropped,
+                    accepted=False,
+                    node_id=node.id,
+                    score_before=before,
+                    feedback=note[:500],
+                )
+            )
         if self.config.memory:
             self.momentum.record(
                 MemoryEntry(
@@ -261,7 +276,10 @@ class GomeOptimizer(Optimizer):
                     feedback=feedback[:500],
                 )
             )
-        self.coordinator.record(trace, hypothesis, accepted)
+        # Siblings are to differ from the change the step chose, even one its repair dropped
+        # (the rewrite itself is no idea to avoid).
+        dropped = direction.dropped if direction is not None else None
+        self.coordinator.record(trace, dropped or hypothesis, accepted)
         log.debug("step told", node=node.id, trace=trace, score=node.score, accepted=accepted)
 
     def best(self, k: int = 1) -> Sequence[Node]:

@@ -166,6 +166,9 @@ def describe_node(node: Node, *, tail_chars: int = 0) -> str:
     change = candidate.direction.chosen.statement if candidate.direction else candidate.plan
     outcome = "ok" if not node.buggy else "failed"
     line = f"- {candidate.id} [{candidate.operator}] {change or '(first solution)'}"
+    dropped = candidate.direction.dropped if candidate.direction else None
+    if dropped is not None:
+        line += f" (its chosen change failed and was dropped: {dropped.statement})"
     line += f" -> {outcome}, score {_score(node.score)}"
     if node.error:
         line += f"; error: {node.error.splitlines()[0][:300]}"

@@ -8,7 +8,8 @@ Operators:
 * ``step`` / ``improve``: the base's spec (from its ``pipeline.json``) plus the direction's edit;
   without a usable direction the implementer reasons on the base itself (tree search);
 * ``debug``: the base failed; a time-out gives a cheaper pipeline, running out of memory a
-  smaller one, an exception the robust default;
+  smaller one, an exception the robust default. A fix that no longer carries the direction's
+  change says so in its direction (``dropped``), so that memory does not credit the change;
 * ``crossover``: the base's pipeline with the other parent's models as ensemble members.
 
 Every candidate carries ``main.py`` and its spec as ``pipeline.json``.
@@ -187,7 +188,8 @@ class OfflineImplementer(Implementer):
         failure = read_failure(base, request.feedback) or Failure("error", base.id)
         spec = spec_of(base)
         if spec is None:
-            return robust(profile), "debug: rewrite as the robust default pipeline", None
+            fixed, how = robust(profile), "rewrite as the robust default pipeline"
+            return fixed, f"debug: {how}", _after_debug(request.direction, fixed, how, profile)
         if failure.kind == "timeout":
             fixed, how = cheaper(spec, profile), "it timed out: fewer folds, trees and rows"
         elif failure.kind == "oom":
@@ -198,7 +200,7 @@ class OfflineImplementer(Implementer):
         if fixed == spec:
             fixed = cheaper(smaller(spec, profile), profile)
             how += ", made cheaper and smaller"
-        return fixed, f"debug: {how}", None
+        return fixed, f"debug: {how}", _after_debug(request.direction, fixed, how, profile)
 
     def _crossover(
         self, request: CodeRequest, context: RunContext, profile: DataProfile
@@ -216,3 +218,24 @@ class OfflineImplementer(Implementer):
         crossed = attrs.evolve(spec, ensemble=members[1:])
         names = " + ".join(m.family for m in members)
         return crossed, f"crossover: mean of {names} on {base.id}'s features", request.direction
+
+
+def _after_debug(
+    direction: Direction | None, fixed: PipelineSpec, how: str, profile: DataProfile
+) -> Direction | None:
+    """The direction of a debug step whose fix undid the direction's change: what the fix does,
+    with the change as ``dropped``. ``None`` while the fix still has the change's shape (sizes
+    it scaled down do not count: fewer trees or rows are the same idea, cheaper), or when the
+    direction has no machine-readable change to check."""
+    if direction is None or not direction.chosen.edit:
+        return None
+    try:
+        carried = fixed.apply(dict(direction.chosen.edit), profile).shape == fixed.shape
+    except SpecError:
+        carried = False
+    if carried:
+        return None
+    rewrite = Hypothesis(
+        statement=f"Debug: {how}.", component="workflow", problem=direction.chosen.problem
+    )
+    return attrs.evolve(direction, chosen=rewrite, dropped=direction.chosen)

@@ -12,8 +12,10 @@ This is the offline stand-in for Gome's LLM reasoning step. Rules read real
 
 Each rule yields :class:`Idea` s: a :class:`~gome_core.Problem` and one decisive hypothesis with
 its machine-readable edit. :func:`reason` scores them on alignment, impact, novelty (a repeat of
-a tried idea scores 1), feasibility (predicted run time against the time-out) and risk/reward,
-keeps the top k and selects one: the best with probability ``skill``, else a random plausible one.
+a tried idea, or of a sibling trace's, finished or in flight, scores 1), feasibility (predicted
+run time against the time-out) and risk/reward, keeps the top k and selects one: the best with
+probability ``skill`` (never a sibling's idea while another is left, first drafts aside: they are
+spread by trace), else a random plausible one.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import statistics
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
+import attrs
 from attrs import field, frozen
 
 from gome_core.types import (
@@ -177,7 +180,7 @@ def _other_families(
         return options
     tried = {
         _family_of(h.edit.get(key))
-        for h in (*sig.tried, *sig.avoid)
+        for h in (*sig.tried, *sig.siblings)
         if key in h.edit and len(h.edit) <= 2
     }
     return sorted(options, key=lambda o: o[0] in tried)
@@ -828,6 +831,8 @@ def _novelty(idea: Idea, sig: Signals) -> tuple[float, str]:
         return 1.0, "already tried in this trace"
     if any(_same(idea.edit, statement, h) for h in sig.avoid):
         return 1.0, "a sibling trace already explores it"
+    if any(_same(idea.edit, statement, h) for h in sig.pursuing):
+        return 1.0, "a sibling trace is trying it now"
 
     def similar(h: Hypothesis) -> bool:
         """The same knobs (one edit's keys within the other's) turned the same way."""
@@ -840,7 +845,7 @@ def _novelty(idea: Idea, sig: Signals) -> tuple[float, str]:
 
     if any(similar(h) for h in sig.succeeded):
         return 6.0, "a variant was accepted before: it continues a direction that worked"
-    if any(similar(h) for h in sig.avoid):
+    if any(similar(h) for h in sig.siblings):
         return 4.0, "a sibling trace explores a variant"
     if any(similar(h) for h in sig.tried):
         return 3.0, "a variant was tried and rejected"
@@ -908,6 +913,9 @@ def _score(idea: Idea, new: PipelineSpec, sig: Signals, profile: DataProfile) ->
     )
 
 
+_ADOPTED = re.compile(r"^(?:Adopt from trace \d+: )+")
+
+
 def _adoptions(
     cross_trace: Sequence[MemoryEntry], spec: PipelineSpec, profile: DataProfile, sig: Signals
 ) -> Iterator[Idea]:
@@ -921,6 +929,9 @@ def _adoptions(
         key=lambda e: (e.score_after is None, sign * (e.score_after or 0.0)),
     )  # the best results elsewhere first
     for entry in ranked:
+        # An adopted change keeps its own words when adopted again, not "Adopt from trace 0:
+        # Adopt from trace 2: ...".
+        statement = _ADOPTED.sub("", entry.hypothesis.statement)
         edit = dict(entry.hypothesis.edit)
         signature = edit_signature(edit)
         if not edit or signature in seen or _applies(spec, edit, profile) is None:
@@ -931,13 +942,13 @@ def _adoptions(
             Problem(
                 f"A change accepted in trace {entry.trace} ({_fmt(entry.score_before)} -> "
                 f"{_fmt(entry.score_after)}) is not used here",
-                reasoning=entry.hypothesis.statement,
+                reasoning=statement,
                 category=entry.hypothesis.problem.category
                 if entry.hypothesis.problem
                 else "general",
                 expected_impact="proven elsewhere" if ahead else "it did not beat this trace there",
             ),
-            f"Adopt from trace {entry.trace}: {entry.hypothesis.statement}",
+            f"Adopt from trace {entry.trace}: {statement}",
             entry.hypothesis.component,
             edit,
             alignment=8 if ahead else 5,
@@ -1009,6 +1020,20 @@ def _fallback(profile: DataProfile, sig: Signals) -> list[tuple[Idea, PipelineSp
     return out
 
 
+def _reproducible(sig: Signals) -> Signals:
+    """``sig`` without the siblings' choices in flight for a trace's first draft: which of them
+    are known then depends on which thread chose first, and a draft should depend only on the
+    trace (parallel first drafts are spread by rank instead)."""
+    if sig.best is None and not (sig.tried or sig.avoid) and sig.pursuing:
+        return attrs.evolve(sig, pursuing=())
+    return sig
+
+
+def _a_siblings(h: Hypothesis, sig: Signals) -> bool:
+    statement = h.statement.strip().lower()
+    return any(_same(h.edit, statement, other) for other in sig.siblings)
+
+
 def reason(
     profile: DataProfile,
     sig: Signals,
@@ -1019,6 +1044,7 @@ def reason(
     cross_trace: Sequence[MemoryEntry] = (),
 ) -> Direction:
     """Problems -> scored hypotheses -> the top ``top_k`` -> one chosen (see module doc)."""
+    sig = _reproducible(sig)
     found = ideas_for(profile, sig, cross_trace) or _fallback(profile, sig)
     if not found:
         chosen = Hypothesis(
@@ -1039,13 +1065,17 @@ def reason(
             problems.append(problem)
     draw = rng.random()
     if draw < skill:
-        index = 0
-        if sig.best is None and sig.trace and not (sig.avoid or sig.tried):
-            # Parallel traces start before any sibling hypothesis exists to avoid: spread them
-            # over the best starting points rather than all taking the same one.
+        if sig.best is None and sig.trace and not (sig.siblings or sig.tried):
+            # Parallel traces start before any sibling's idea is known: spread them over the
+            # best starting points rather than all taking the same one.
             index = sig.trace % len(top)
+            rank = f"rank {index + 1} for trace {sig.trace}, " if index else ""
+        else:
+            # Diversification is a rule, not a preference: a sibling's idea is not taken while
+            # another is left, however well it scores.
+            index = next((i for i, h in enumerate(top) if not _a_siblings(h, sig)), 0)
+            rank = f"rank {index + 1}, above it siblings' ideas, " if index else ""
         chosen = top[index]
-        rank = f"rank {index + 1} for trace {sig.trace}, " if index else ""
         selection = f"best-scored of top-{len(top)} ({rank}skill {skill:.2f}, draw {draw:.2f})"
     else:
         plausible = [
@@ -1065,6 +1095,7 @@ def unstructured(
     profile: DataProfile, sig: Signals, rng: random.Random, cross_trace: Sequence[MemoryEntry] = ()
 ) -> Direction:
     """The "no structured reasoning" ablation: one unscored idea, drawn at random."""
+    sig = _reproducible(sig)
     found = ideas_for(profile, sig, cross_trace) or _fallback(profile, sig)
     if not found:
         chosen = Hypothesis(
@@ -1074,7 +1105,7 @@ def unstructured(
     fresh = [
         (idea, new)
         for idea, new in found
-        if not any(h.edit and dict(h.edit) == idea.edit for h in (*sig.tried, *sig.avoid))
+        if not any(h.edit and dict(h.edit) == idea.edit for h in (*sig.tried, *sig.siblings))
     ]
     idea, _ = rng.choice(fresh or found)
     chosen = Hypothesis(statement=idea.statement, component=idea.component, edit=idea.edit)

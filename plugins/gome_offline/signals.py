@@ -236,6 +236,9 @@ class Signals:
     succeeded: tuple[Hypothesis, ...]
     avoid: tuple[Hypothesis, ...]
     early: bool
+    #: Sibling traces' choices still in flight: kept apart from ``avoid`` so the reasoning can
+    #: say which it is, and treated alike (a sibling is already on it).
+    pursuing: tuple[Hypothesis, ...] = ()
 
     @classmethod
     def read(
@@ -258,9 +261,12 @@ class Signals:
             failure = read_failure(latest, feedback)
         own = [e for e in (*state.successes, *state.failures) if e.trace == state.trace]
         tried = [e.hypothesis for e in own]
-        tried += [
-            n.candidate.direction.chosen for n in state.history if n.candidate.direction is not None
-        ]
+        for node in state.history:
+            direction = node.candidate.direction
+            if direction is not None:
+                tried.append(direction.chosen)
+                if direction.dropped is not None:  # failed, then rewritten away by a repair
+                    tried.append(direction.dropped)
         succeeded = [e.hypothesis for e in own if e.accepted]
         if best is not None and best.candidate.direction is not None:
             succeeded.append(best.candidate.direction.chosen)
@@ -288,13 +294,22 @@ class Signals:
             wall_s=wall,
             timeout_s=timeout_s,
             failure=failure,
-            stalled=len([f for f in state.failures if f.trace == state.trace]),
+            # Steps, not entries: a step whose repair dropped its change has two.
+            stalled=len(
+                {f.node_id or i for i, f in enumerate(state.failures) if f.trace == state.trace}
+            ),
             gains=gains,
             tried=tuple(tried),
             succeeded=tuple(succeeded),
             avoid=tuple(state.avoid),
             early=best is None or own_successes < 2,
+            pursuing=tuple(state.pursuing),
         )
+
+    @property
+    def siblings(self) -> tuple[Hypothesis, ...]:
+        """Sibling traces' hypotheses, of finished steps and of steps in flight."""
+        return (*self.avoid, *self.pursuing)
 
     @property
     def main_score(self) -> ModelScore | None:

@@ -260,6 +260,9 @@ class FeatureSpec:
 
 # --------------------------------------------------------------------------- the pipeline
 
+#: Feature settings that size a pipeline rather than shape it (see ``PipelineSpec.shape``).
+_FEATURE_SIZES = frozenset({"max_onehot", "text_max_features", "text_svd", "image_size"})
+
 
 @frozen
 class PipelineSpec:
@@ -291,6 +294,26 @@ class PipelineSpec:
     @property
     def families(self) -> tuple[str, ...]:
         return tuple(m.family for m in self.members)
+
+    @property
+    def shape(self) -> tuple[Any, ...]:
+        """What the pipeline is, without its sizes (model parameters, folds, sampled rows,
+        feature counts): a cheaper or smaller version of a pipeline has its shape."""
+        features = self.features
+        kinds = {
+            f.name: getattr(features, f.name)
+            for f in attrs.fields(type(features))
+            if f.name not in _FEATURE_SIZES
+        }
+        members = frozenset(m.family for m in self.ensemble)  # a family twice is one idea
+        return (
+            self.model.family,
+            members,
+            kinds,
+            self.ensemble_method,
+            self.class_weight,
+            self.early_stopping,
+        )
 
     # -- edits
 

@@ -226,6 +226,19 @@ def test_failures_in_memory_show_their_outcome(context, scripted_server):
     assert "- Target-encode the species (features) failed, no score; KeyError: 'species'" in prompt
 
 
+def test_history_shows_a_change_its_repair_dropped(context, scripted_server):
+    rewrite = Hypothesis("Debug: the robust default pipeline.", component="workflow")
+    dropped = Direction(rewrite, dropped=Hypothesis("Switch the model family to knn"))
+    repaired = _node("t0-001", direction=dropped)
+    state = TraceState(trace=0, best=repaired, history=(repaired,))
+    LLMGradientEstimator(LLMReasonerConfig(selector="sample")).estimate(state, context)
+    prompt = scripted_server.requests[0].last_user_text
+    assert (
+        "Debug: the robust default pipeline. (its chosen change failed and was dropped: "
+        "Switch the model family to knn)" in prompt
+    )
+
+
 def _diagnosis(problem_indices: list[int]) -> dict:
     problem = {
         "statement": "the model underfits",

@@ -1,5 +1,6 @@
 import threading
 
+import attrs
 import gome_gradient.plugin
 import pytest
 from gome_gradient import CoordinatorConfig, GomeCoordinator, SuccessMemory
@@ -221,3 +222,39 @@ def test_a_step_that_fails_after_choosing_is_remembered_by_its_direction(optimiz
     optimizer.tell(proposal, Node(failed, error="RuntimeError: the code writer is down"))
     assert [e.hypothesis for e in optimizer.momentum.failures(0)] == [chosen]
     assert optimizer.coordinator.avoid(1) == [chosen] and optimizer.coordinator.pursuing(1) == []
+
+
+class _Rewriter(Implementer):
+    """Repairs by rewriting the code without the direction's change, and says so."""
+
+    def implement(self, request, context):
+        rewrite = Hypothesis("Debug: the robust default pipeline.")
+        dropped = attrs.evolve(request.direction, chosen=rewrite, dropped=request.direction.chosen)
+        return Candidate.from_code(request.candidate_id, "print(1)", direction=dropped)
+
+
+@pytest.mark.parametrize("accepted", [False, True])
+def test_a_change_its_repair_dropped_is_remembered_as_failed(optimizer, accepted):
+    first = optimizer.ask()
+    optimizer.tell(first, _node(first.id, 3.0))  # trace 0's best: 3.0 (lower is better)
+    optimizer.tell(optimizer.ask(), _node("t1", 9.0, trace=1, buggy=True))  # still diversifying
+    proposal = optimizer.ask()
+    knn = Direction(Hypothesis("Switch to knn", edit={"model.family": "knn"}))
+    broken = Node(
+        Candidate.from_code(proposal.id, "raise SystemExit(1)", trace=0, direction=knn),
+        ExecutionResult(exit_code=1),
+    )
+    optimizer.implementer = _Rewriter()
+    fixed = optimizer.repair(broken, ValidationReport.fail("runs", "exit 1", level=1), _Context())
+    assert fixed.direction.dropped == knn.chosen and fixed.trace == 0
+    score = 2.0 if accepted else 4.0
+    ran = (ValidationReport.ok("v", score=score),)
+    optimizer.tell(proposal, Node(fixed, ExecutionResult(exit_code=0), ran, score=score))
+    successes = [e.hypothesis for e in optimizer.momentum.successes(0)]
+    failures = [e.hypothesis for e in optimizer.momentum.failures(0)]
+    assert knn.chosen not in successes  # never credited to code without it
+    assert knn.chosen in optimizer.coordinator.avoid(1)  # the sibling still steers clear of it
+    if accepted:  # an acceptance clears the trace's failures, as always
+        assert successes[-1] == fixed.direction.chosen and failures == []
+    else:
+        assert failures == [knn.chosen, fixed.direction.chosen]

@@ -224,3 +224,34 @@ def test_a_real_draft_reason_step_loop(setup, tmp_path):
     scores = check_outputs(tmp_path / "step", competition)
     assert json.loads(step.files["pipeline.json"]) != json.loads(draft.files["pipeline.json"])
     assert scores["ensemble"][competition.metric.name] > 0.5
+
+
+def _debug_timed_out(context, profile, edit: dict) -> tuple[Direction, Candidate]:
+    """The direction that made ``edit``, and the debug of its pipeline after it timed out."""
+    direction = Direction(Hypothesis(f"Apply {edit}.", edit=edit))
+    slow = _base(default_spec(profile).apply(edit, profile), exit_code=None, timed_out=True)
+    return direction, _implement(
+        context, operator="debug", candidate_id="f", base=slow, direction=direction
+    )
+
+
+def test_a_debug_that_drops_the_directions_change_says_so(setup):
+    _, profile, context = setup
+    knn = Direction(Hypothesis("Switch to knn.", edit={"model.family": "knn"}))
+    spec = default_spec(profile).apply({"model.family": "knn"}, profile)
+    crashed = _base(spec, exit_code=1, stderr_tail="Traceback\nValueError: bad input\n")
+    fixed = _implement(context, operator="debug", candidate_id="f", base=crashed, direction=knn)
+    assert _spec(fixed).model.family == "hist_gbm"  # the robust default: knn is gone
+    assert fixed.direction.dropped == knn.chosen
+    assert fixed.direction.chosen.statement.startswith("Debug: it failed (ValueError)")
+    assert not fixed.direction.chosen.edit  # nothing for another trace to adopt
+    # A cheaper pipeline of the same shape (fewer trees, folds, rows) still follows it...
+    for edit, family in (
+        ({"model.family": "knn"}, "knn"),
+        ({"ensemble.add": "random_forest"}, "random_forest"),
+    ):
+        _, cheaper = _debug_timed_out(context, profile, edit)
+        assert _spec(cheaper).families[-1] == family and cheaper.direction is None
+    # ...one that had to take the change out (no interaction features) does not.
+    pairs, narrow = _debug_timed_out(context, profile, {"features.interactions": True})
+    assert not _spec(narrow).features.interactions and narrow.direction.dropped == pairs.chosen

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import attrs
 import pytest
 from gome_offline.config import OfflineConfig
 from gome_offline.estimator import OfflineGradientEstimator
 from gome_offline.profile import profile_for
-from gome_offline.signals import fold_scores, model_scores, read_failure
+from gome_offline.signals import Signals, fold_scores, model_scores, read_failure
 from gome_offline.spec import PipelineSpec, default_spec
 
 from gome_core import (
@@ -124,14 +125,19 @@ def test_small_gap_leads_to_more_capacity(binary):
     assert turned and all(bigger[k] > spec.model.params[k] for k in turned)
 
 
-def test_a_timeout_is_a_critical_problem_answered_by_a_cheaper_pipeline(binary):
-    _, profile, context = binary
+def _after_a_timeout(profile, step: int = 4) -> TraceState:
+    """A trace whose heavier pipeline (two more models, ten folds) timed out after its best."""
     spec = default_spec(profile)
     heavy = spec.apply({"ensemble.members": ["random_forest", "svm"], "cv_folds": 10}, profile)
     best = _node("b", spec, _scores(0.85, 0.9))
     slow = _node("s", heavy, None, wall_s=600, exit_code=None, timed_out=True)
-    state = TraceState(trace=0, step=4, best=best, history=(best, slow))
-    direction = _estimate(context, state)
+    return TraceState(trace=0, step=step, best=best, history=(best, slow))
+
+
+def test_a_timeout_is_a_critical_problem_answered_by_a_cheaper_pipeline(binary):
+    _, profile, context = binary
+    spec = default_spec(profile)
+    direction = _estimate(context, _after_a_timeout(profile))
     _check_direction(direction)
     critical = [p for p in direction.problems if p.critical]
     assert critical and critical[0].category == "time" and "time-out" in critical[0].statement
@@ -211,6 +217,67 @@ def test_forced_diversification_avoids_sibling_hypotheses(binary):
     assert diversified.chosen.edit != sibling.edit
     same = next(h for h in diversified.candidates if h.statement == sibling.statement)
     assert same.scores.novelty == 1
+
+
+def test_a_siblings_choice_in_flight_is_avoided_too(binary):
+    _, profile, context = binary
+    draft = Direction(Hypothesis("Start from knn.", edit={"model.family": "knn"}))
+    crashed = _node("d", default_spec(profile), exit_code=1, direction=draft)
+    state = TraceState(trace=1, step=1, history=(crashed,))  # its first draft failed
+    taken = _estimate(context, state).chosen
+    second = _estimate(context, attrs.evolve(state, pursuing=(taken,)), top_k=20)
+    assert second.chosen.edit != taken.edit
+    same = next(h for h in second.candidates if h.statement == taken.statement)
+    assert same.scores.novelty == 1 and "trying it now" in same.rationale
+
+
+def test_a_change_a_repair_dropped_counts_as_tried(binary):
+    _, profile, context = binary
+    best = _node("b", default_spec(profile), _scores(0.80, 1.0))
+    lone = _estimate(context, TraceState(trace=0, step=3, best=best, history=(best,)))
+    rewrite = Hypothesis("Debug: it failed (ValueError): the robust default pipeline.")
+    repaired = _node("r", default_spec(profile), _scores(0.79, 0.9))
+    repaired = attrs.evolve(
+        repaired,
+        candidate=attrs.evolve(
+            repaired.candidate, direction=Direction(rewrite, dropped=lone.chosen)
+        ),
+    )
+    state = TraceState(trace=0, step=4, best=best, history=(best, repaired))
+    again = _estimate(context, state, top_k=20)
+    same = next(h for h in again.candidates if h.statement == lone.chosen.statement)
+    assert same.scores.novelty == 1 and again.chosen.statement != lone.chosen.statement
+
+
+def test_a_step_with_a_dropped_change_is_one_stalled_step(binary):
+    _, profile, _ = binary
+    knn, rewrite = Hypothesis("Switch to knn."), Hypothesis("Debug: the robust default.")
+    step = [MemoryEntry(trace=0, step=4, hypothesis=h, accepted=False, node_id="t0-004")
+            for h in (knn, rewrite)]  # fmt: skip
+    state = TraceState(trace=0, step=5, failures=tuple(step))
+    assert Signals.read(state, default_spec(profile), True, 600, METRIC).stalled == 1
+
+
+def test_first_drafts_do_not_depend_on_which_trace_chose_first(binary):
+    _, _, context = binary
+    alone = [_estimate(context, TraceState(trace=t, step=0)).chosen for t in range(3)]
+    for t in range(3):
+        others = tuple(h for i, h in enumerate(alone) if i != t)
+        for seen in ((), others[:1], others):
+            assert _estimate(context, TraceState(trace=t, step=0, pursuing=seen)).chosen == alone[t]
+
+
+def test_a_siblings_idea_is_not_taken_while_another_is_left(binary):
+    _, profile, context = binary
+    state = _after_a_timeout(profile, step=0)
+    retry = _estimate(context, state).chosen  # the critical retry at lower cost leads by far
+    led = 0
+    for step in range(12):
+        direction = _estimate(context, attrs.evolve(state, step=step, avoid=(retry,)), top_k=20)
+        # Novelty 1 brings it level with the next ideas; a step's tie-break can still rank it first.
+        led += direction.candidates[0].statement == retry.statement
+        assert direction.chosen.statement != retry.statement
+    assert led  # the case this guards against did arise
 
 
 def test_parallel_traces_start_differently(binary):
@@ -302,6 +369,22 @@ def test_accepted_changes_of_other_traces_are_adopted(binary):
     direction = _estimate(context, state)
     adopted = next(h for h in direction.candidates if h.statement.startswith("Adopt from trace 2"))
     assert adopted.edit == {"features.count_encoding": True} and adopted.scores.impact >= 7
+
+
+def test_a_change_adopted_again_keeps_its_own_words(binary):
+    _, profile, context = binary
+    best = _node("b", default_spec(profile), _scores(0.80, 0.85))
+    adopted = Hypothesis(
+        "Adopt from trace 1: Add count encodings.",
+        component="features",
+        edit={"features.count_encoding": True},
+    )
+    entry = MemoryEntry(
+        trace=2, step=4, hypothesis=adopted, accepted=True, score_before=0.8, score_after=0.9
+    )
+    state = TraceState(trace=0, step=3, best=best, history=(best,), cross_trace=(entry,))
+    statements = [h.statement for h in _estimate(context, state, top_k=20).candidates]
+    assert "Adopt from trace 2: Add count encodings." in statements
 
 
 def test_fold_spread_is_read_from_the_program_output(binary):

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from gome_core import Candidate, ExecutionResult, Node, Proposal, ValidationReport
+from gome_core import Candidate, Direction, ExecutionResult, Node, Proposal, ValidationReport
 from gome_core.journal import to_data
 
 #: The wall time (seconds since the epoch) at which every synthetic run starts.
@@ -55,9 +55,12 @@ class SyntheticRun:
         parents=(),
         result: ExecutionResult | None = None,
         new_best: bool = False,
+        direction: Direction | None = None,
     ) -> SyntheticRun:
         parents = tuple(parents)
-        candidate = Candidate.from_code(node_id, f"print({score})\n", parents=parents)
+        candidate = Candidate.from_code(
+            node_id, f"print({score})\n", parents=parents, direction=direction
+        )
         result = result or ExecutionResult(exit_code=0, wall_s=1.0)
         passed = result.ok and score is not None
         report = (

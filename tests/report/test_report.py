@@ -13,7 +13,15 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from gome_core import Candidate, ExecutionResult, Node, Proposal, ValidationReport
+from gome_core import (
+    Candidate,
+    Direction,
+    ExecutionResult,
+    Hypothesis,
+    Node,
+    Proposal,
+    ValidationReport,
+)
 from gome_core.cli import cli
 from gome_core.errors import UsageError
 from gome_core.journal import Journal
@@ -496,6 +504,22 @@ def test_a_chain_longer_than_pythons_recursion_limit_is_drawn(tmp_path):
         run.finish(f"n{i}", 1000.0 - i, at=i + 1, parents=parents, operator="improve")
     page = _render_within(run.write(), 120)
     assert page.count('class="node') >= 600
+
+
+def test_a_change_its_repair_dropped_is_shown_with_what_the_code_does_instead(tmp_path):
+    run = SyntheticRun(tmp_path / "run")
+    chosen = Hypothesis("Switch to k-nearest neighbours <knn>", edit={"model.family": "knn"})
+    run.reasoning("t0-000", chosen.statement, at=1, trace=0)
+    rewrite = Hypothesis("Debug: it failed (ValueError): the robust default pipeline.")
+    repaired = Direction(rewrite, dropped=chosen)
+    run.finish("t0-000", 3.0, at=5, trace=0, direction=repaired)
+    section = _text(render_report(run.write()).split(f'id="{anchor("t0-000")}"')[1])
+    assert "Chosen: Switch to k-nearest neighbours <knn>" in section
+    assert (
+        "Dropped by the repair: Switch to k-nearest neighbours <knn> (its code failed; the "
+        "repaired code does this instead: Debug: it failed (ValueError): the robust default "
+        "pipeline.)" in section
+    )
 
 
 def _chart(page: str) -> str:
