@@ -20,6 +20,7 @@ __all__ = [
     "HypothesisAnswer",
     "JudgeAnswer",
     "ProblemAnswer",
+    "RepairAnswer",
     "SelectionAnswer",
 ]
 
@@ -106,6 +107,18 @@ class CodeAnswer:
 
     plan: str = llm_field(description="What the program does and what changed, in a few lines.")
     code: str = llm_field(description="The complete main.py: runnable as is, no placeholders.")
+
+
+@frozen
+class RepairAnswer:
+    """A complete program that fixes the failure, and whether it still makes the change."""
+
+    plan: str = llm_field(description="What was wrong and how the program fixes it, briefly.")
+    code: str = llm_field(description="The complete main.py: runnable as is, no placeholders.")
+    kept_change: bool = llm_field(
+        description="True when the fixed program still makes the change this step was to make; "
+        "false when the fix had to leave it out."
+    )
 
 
 @frozen

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import re
 
+import attrs
+
 from gome_core.interfaces import Implementer, RunContext
 from gome_core.llm.context import Section
 from gome_core.logs import get_logger
-from gome_core.types import Candidate, CodeRequest
-from gome_llm.answers import CodeAnswer
+from gome_core.types import Candidate, CodeRequest, Direction, Hypothesis
+from gome_llm.answers import CodeAnswer, RepairAnswer
 from gome_llm.config import LLMImplementerConfig
 from gome_llm.prompts import ask, describe_node, stable_output
 
@@ -91,15 +93,20 @@ class LLMImplementer(Implementer):
                 keep="end",
             ),
         ]
-        answer: CodeAnswer = ask(
+        # A repair of a step with a change says whether its fix kept it: one that dropped it
+        # must not be credited with the change (Direction.dropped).
+        repairing = operator == "debug" and direction is not None
+        answer: CodeAnswer | RepairAnswer = ask(
             context,
             purpose="code",
             template="write",
             sections=sections,
-            schema=CodeAnswer,
+            schema=RepairAnswer if repairing else CodeAnswer,
             settings=self.config,
             extra={"operator": operator, "instruction": _INSTRUCTIONS[operator]},
         )
+        if isinstance(answer, RepairAnswer) and not answer.kept_change and direction is not None:
+            direction = _dropped(direction, answer.plan)
         code = extract_code(answer.code)
         if not code.strip():
             raise ValueError("the model answered with an empty program")
@@ -114,3 +121,15 @@ class LLMImplementer(Implementer):
             trace=request.trace,
             direction=direction,
         )
+
+
+def _dropped(direction: Direction, plan: str) -> Direction:
+    """The direction of a repair that left the step's change out: what the fix does instead
+    (its plan), with the change as ``dropped``."""
+    if direction.dropped is not None:
+        return direction  # an earlier repair round of the step already dropped it
+    statement = " ".join(plan.split())[:300] or "a fix that leaves the change out"
+    instead = Hypothesis(
+        statement=f"Debug: {statement}", component="workflow", problem=direction.chosen.problem
+    )
+    return attrs.evolve(direction, chosen=instead, dropped=direction.chosen)

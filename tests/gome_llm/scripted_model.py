@@ -3,7 +3,8 @@
 It answers Gome's structured requests by their schema: a diagnosis that proposes switching model
 families, a selector that takes the best-scored candidate, real programs (written by the offline
 reasoner's writer for the family the direction names) and a judge that finds nothing wrong. With
-``broken_drafts`` the first program of each trace fails, so the L1 self-repair path runs.
+``broken_drafts`` the first program of each trace fails, so the L1 self-repair path runs; with
+``drop_on_repair`` a repair leaves the step's change out and says so.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ class ScriptedModel:
 
         self.profile = profile_competition(Path(public_dir), metric, lower_is_better)
         self.broken_drafts = options.get("broken_drafts", False)
+        self.drop_on_repair = options.get("drop_on_repair", False)
         self.calls: dict[str, int] = {}
         self._lock = threading.Lock()
 
@@ -39,6 +41,9 @@ class ScriptedModel:
             return Reply(data=self.selection(prompt), input_tokens=900, output_tokens=80)
         if name == "CodeAnswer":
             return Reply(data=self.code(prompt), input_tokens=2000, output_tokens=1500)
+        if name == "RepairAnswer":
+            answer = {**self.code(prompt), "kept_change": not self.drop_on_repair}
+            return Reply(data=answer, input_tokens=2000, output_tokens=1500)
         if name == "JudgeAnswer":
             verdict = {
                 "leakage": False,
@@ -97,7 +102,7 @@ class ScriptedModel:
         spec = default_spec(self.profile, max_folds=2)
         change = prompt.split("# The change to make", 1)[-1].split("# The base program", 1)[0]
         family = _SWITCH.search(change)
-        if family:
+        if family and not (operator == "debug" and self.drop_on_repair):
             spec = spec.apply({"model.family": family.group(1)}, self.profile)
         program = write_program(spec, self.profile)
         if operator == "draft" and self.broken_drafts:

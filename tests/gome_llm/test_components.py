@@ -289,6 +289,23 @@ def test_the_code_writer_applies_the_direction_to_the_base(context, scripted_ser
     assert "# base program" in prompt and "Switch the model family to extra_trees" in prompt
 
 
+@pytest.mark.parametrize("drop", [False, True])
+def test_a_repair_says_whether_its_fix_kept_the_steps_change(context, scripted_server, drop):
+    scripted_server.model.drop_on_repair = drop
+    change = Hypothesis("Switch the model family to extra_trees")
+    broken = _node("t0-002", code="raise ValueError('bad')\n", score=None)
+    request = CodeRequest(
+        "debug", "t0-002~r1", base=broken, direction=Direction(change), feedback="bad", trace=0
+    )
+    fixed = LLMImplementer().implement(request, context)
+    assert scripted_server.requests[0].schema_name == "RepairAnswer"
+    if drop:  # the fix left the change out: the step must not be credited with it
+        assert fixed.direction.dropped == change and "ExtraTrees" not in fixed.code
+        assert fixed.direction.chosen.statement.startswith("Debug: debug:")
+    else:
+        assert fixed.direction == Direction(change) and "ExtraTrees" in fixed.code
+
+
 def test_debug_shows_the_error_output(context, scripted_server):
     broken = _node("t0-000~r0", code="import missing_module\n", score=None)
     feedback = "ModuleNotFoundError: No module named 'missing_module'"

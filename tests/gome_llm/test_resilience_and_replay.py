@@ -269,3 +269,26 @@ def test_a_step_whose_repair_the_time_limit_cuts_off_is_not_counted(
     assert len(repair_asked_at) == 1 and repair_asked_at[0] < hours * 3600, repair_asked_at
     assert outcome.status == "budget" and outcome.reason == "hours" and outcome.steps == 0
     assert not [e for e in _journal(run_dir) if e["type"] == "step_finished"]
+
+
+@pytest.mark.slow
+def test_a_repair_that_drops_the_steps_change_is_not_credited_with_it(
+    scripted_server, penguins, tmp_path, monkeypatch
+):
+    # The first draft fails its debug run; the repaired program leaves its change out and the
+    # model says so. The step counts, but for what its code does: the change goes to the
+    # memory as failed, and the next diagnosis reads that it was dropped.
+    monkeypatch.setenv("OPENAI_API_KEY", SECRET)
+    scripted_server.model.broken_drafts = True
+    scripted_server.model.drop_on_repair = True
+    run_dir = tmp_path / "run"
+    outcome = _run_out_of_time(scripted_server, penguins, run_dir, 10.0, "budget.steps=2")
+    assert outcome.steps == 2
+    first = next(e["node"] for e in _journal(run_dir) if e["type"] == "step_finished")
+    direction = first["candidate"]["direction"]
+    assert direction["dropped"]["statement"].startswith("Switch the model family to")
+    assert direction["chosen"]["statement"].startswith("Debug: ")
+    assert not first["error"] and first["score"] is not None
+    diagnoses = [r for r in scripted_server.requests if r.schema_name == "DiagnosisAnswer"]
+    dropped = direction["dropped"]["statement"]
+    assert any(f"was dropped: {dropped}" in r.last_user_text for r in diagnoses[1:])
