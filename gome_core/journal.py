@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 
 import cattrs
 
+from gome_core.durability import sync_dir
 from gome_core.errors import UsageError
 from gome_core.logs import get_logger
 
@@ -76,7 +77,10 @@ class Journal:
         self._lock = threading.Lock()
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._seq = self._repair_and_count()
+        created = not self.path.exists()
         self._file = open(self.path, "ab")  # noqa: SIM115 - held open for the journal's life
+        if created and durable:
+            sync_dir(self.path.parent)  # the new file's name survives a power cut too
 
     def _repair_and_count(self) -> int:
         """Cut off a torn last line left by a killed writer; return the number of events."""

@@ -359,6 +359,12 @@ class Engine:
         self.clock.started = time.monotonic()
         best = self.optimizer.best(1)
         self._best_id = best[0].id if best else None
+        if (
+            self._best_id is not None
+            and self.run_dir.best_id() != self._best_id
+            and self.run_dir.node_dir(self._best_id).exists()
+        ):  # the session before was cut off between journaling a new best and linking it
+            self.run_dir.promote(self._best_id)
         return finished
 
     def close(self) -> None:

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from gome_core.contract import SCORES, SUBMISSION, check_file_names
+from gome_core.durability import sync_dir, sync_tree
 from gome_core.errors import UsageError
 from gome_core.journal import Journal, to_data
 from gome_core.types import Node
@@ -36,31 +37,7 @@ def _atomic_write(path: Path, text: str) -> None:
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, path)
-    _sync_dir(path.parent)
-
-
-def _sync_dir(path: Path) -> None:
-    """Make a rename or a new entry in ``path`` durable (a power cut could otherwise lose it
-    while the journal, synced, already names it)."""
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:  # a file system that cannot sync a directory: nothing more to do
-        pass
-    finally:
-        os.close(fd)
-
-
-def _sync_tree(root: Path) -> None:
-    """Sync every file and folder under ``root``, deepest first."""
-    for folder, _dirs, files in os.walk(root, topdown=False):
-        for name in files:
-            with open(os.path.join(folder, name), "rb") as f:
-                os.fsync(f.fileno())
-        _sync_dir(Path(folder))
+    sync_dir(path.parent)
 
 
 class RunDirectory:
@@ -132,6 +109,22 @@ class RunDirectory:
         """Keep a node's code, output tails, scores, submission and metadata."""
         target = self.node_dir(node.id)
         staging = Path(tempfile.mkdtemp(dir=self.nodes, prefix=f".{node.id}."))
+        try:
+            self._fill(staging, node)
+            # Durable before the journal records the step: a resumed run's final choice reads
+            # the node's submission from here.
+            sync_tree(staging)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        if target.exists():
+            shutil.rmtree(target)
+        os.replace(staging, target)
+        sync_dir(self.nodes)
+        return target
+
+    @staticmethod
+    def _fill(staging: Path, node: Node) -> None:
         # A file the contract refuses is kept in node.json only (the engine failed its step).
         unsafe = check_file_names(node.candidate.files)
         for rel, text in node.candidate.files.items():
@@ -149,14 +142,6 @@ class RunDirectory:
                     if (workspace / rel).is_file():
                         shutil.copyfile(workspace / rel, staging / name)
         (staging / "node.json").write_text(json.dumps(to_data(node), indent=2, default=str))
-        # Durable before the journal records the step: a resumed run's final choice reads the
-        # node's submission from here.
-        _sync_tree(staging)
-        if target.exists():
-            shutil.rmtree(target)
-        os.replace(staging, target)
-        _sync_dir(self.nodes)
-        return target
 
     def promote(self, node_id: str) -> None:
         """Point ``best`` at ``nodes/<node_id>`` atomically."""
@@ -166,7 +151,7 @@ class RunDirectory:
             tmp.unlink()
         tmp.symlink_to(Path("nodes") / node_id, target_is_directory=True)
         os.replace(tmp, link)
-        _sync_dir(self.path)
+        sync_dir(self.path)
 
     def best_id(self) -> str | None:
         link = self.path / "best"

@@ -37,6 +37,11 @@ _INSTRUCTIONS = {
     "add the other's strongest model(s) to an ensemble.",
 }
 
+_KEPT_CHANGE = (
+    "The program was to make the change below: if the fix has to remove or replace it, say so "
+    "(kept_change: false)."
+)
+
 _FENCE = re.compile(r"```(?:python|py)?\s*\n(.*?)```", re.DOTALL)
 
 
@@ -95,7 +100,11 @@ class LLMImplementer(Implementer):
         ]
         # A repair of a step with a change says whether its fix kept it: one that dropped it
         # must not be credited with the change (Direction.dropped).
-        repairing = operator == "debug" and direction is not None
+        # (Once a repair round has dropped it, later rounds only fix what that one wrote.)
+        repairing = operator == "debug" and direction is not None and direction.dropped is None
+        instruction = _INSTRUCTIONS[operator]
+        if repairing:
+            instruction += " " + _KEPT_CHANGE
         answer: CodeAnswer | RepairAnswer = ask(
             context,
             purpose="code",
@@ -103,7 +112,7 @@ class LLMImplementer(Implementer):
             sections=sections,
             schema=RepairAnswer if repairing else CodeAnswer,
             settings=self.config,
-            extra={"operator": operator, "instruction": _INSTRUCTIONS[operator]},
+            extra={"operator": operator, "instruction": instruction},
         )
         if isinstance(answer, RepairAnswer) and not answer.kept_change and direction is not None:
             direction = _dropped(direction, answer.plan)

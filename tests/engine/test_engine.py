@@ -11,6 +11,7 @@ import pytest
 
 from gome_core.config import resolve
 from gome_core.engine.launch import build_engine, competition_ref, grade_run, resume_engine
+from gome_core.engine.rundir import RunDirectory
 from gome_core.journal import Journal
 from gome_core.report import render_report
 from gome_core.types import LLMRequest, Message
@@ -136,6 +137,25 @@ def test_the_final_re_validation_runs_with_the_full_runs_own_limits(
         assert all("timed out" in c["failures"]["1"] for c in final["candidates"]), final
         page = render_report(tmp_path / "r")
         assert "on seed 1: timed out after" in page.split('id="final"')[1]
+
+
+def test_a_resumed_run_links_the_best_its_journal_names(
+    toy_registry, resumable_competition, tmp_path
+):
+    run_dir = tmp_path / "r"
+    resolved = resolve(
+        preset="toy", overrides=["budget.steps=3", "engine.final_top_k=1"], registry=toy_registry
+    )
+    with build_engine(resolved, competition_ref(resumable_competition), run_dir=run_dir) as e:
+        best = e.run().best
+    # Cut off after the journal named the new best, before the link moved to it:
+    others = [p.name for p in (run_dir / "nodes").iterdir() if p.name != best.id]
+    RunDirectory.open(run_dir).promote(others[0])
+    resumed, _, _ = resume_engine(run_dir)
+    with resumed:
+        resumed.optimizer.start(resumed.context)  # as run() does, before it replays
+        assert resumed.replay() == 3
+    assert (run_dir / "best").resolve().name == best.id
 
 
 def test_a_failing_step_does_not_stop_the_run(toy_registry, toy_competition, tmp_path):

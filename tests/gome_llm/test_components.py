@@ -299,6 +299,7 @@ def test_a_repair_says_whether_its_fix_kept_the_steps_change(context, scripted_s
     )
     fixed = LLMImplementer().implement(request, context)
     assert scripted_server.requests[0].schema_name == "RepairAnswer"
+    assert "kept_change: false" in scripted_server.requests[0].last_user_text
     if drop:  # the fix left the change out: the step must not be credited with it
         assert fixed.direction.dropped == change and "ExtraTrees" not in fixed.code
         assert fixed.direction.chosen.statement.startswith("Debug: debug:")
