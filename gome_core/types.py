@@ -251,6 +251,14 @@ class Direction:
     selection: str = ""  # how `chosen` was picked, e.g. "top-k sample", "llm selector"
     dropped: Hypothesis | None = None
 
+    def without_change(self, fix: str) -> Direction:
+        """This direction for a repair whose fix left the chosen change out: ``chosen`` becomes
+        what the fix does ("Debug: <fix>"), ``dropped`` the change it left out."""
+        rewrite = Hypothesis(
+            statement=f"Debug: {fix}", component="workflow", problem=self.chosen.problem
+        )
+        return attrs.evolve(self, chosen=rewrite, dropped=self.chosen)
+
 
 # --------------------------------------------------------------------------- candidates
 

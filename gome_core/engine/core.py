@@ -670,7 +670,7 @@ class Engine:
         named = [v for v in same_level if getattr(v, "name", None) == measured.validator]
         if len(named) == 1:
             return named[0]
-        return same_level[0] if len(same_level) == 1 and not named else None
+        return same_level[0] if len(same_level) == 1 else None
 
     def _score_of(self, result: ExecutionResult) -> tuple[float | None, str]:
         if not result.ok or result.workspace is None:

@@ -10,12 +10,10 @@ from __future__ import annotations
 
 import re
 
-import attrs
-
 from gome_core.interfaces import Implementer, RunContext
 from gome_core.llm.context import Section
 from gome_core.logs import get_logger
-from gome_core.types import Candidate, CodeRequest, Direction, Hypothesis
+from gome_core.types import Candidate, CodeRequest
 from gome_llm.answers import CodeAnswer, RepairAnswer
 from gome_llm.config import LLMImplementerConfig
 from gome_llm.prompts import ask, describe_node, stable_output
@@ -115,7 +113,8 @@ class LLMImplementer(Implementer):
             extra={"operator": operator, "instruction": instruction},
         )
         if isinstance(answer, RepairAnswer) and not answer.kept_change and direction is not None:
-            direction = _dropped(direction, answer.plan)
+            fix = " ".join(answer.plan.split())[:300] or "a fix that leaves the change out"
+            direction = direction.without_change(fix)
         code = extract_code(answer.code)
         if not code.strip():
             raise ValueError("the model answered with an empty program")
@@ -130,15 +129,3 @@ class LLMImplementer(Implementer):
             trace=request.trace,
             direction=direction,
         )
-
-
-def _dropped(direction: Direction, plan: str) -> Direction:
-    """The direction of a repair that left the step's change out: what the fix does instead
-    (its plan), with the change as ``dropped``."""
-    if direction.dropped is not None:
-        return direction  # an earlier repair round of the step already dropped it
-    statement = " ".join(plan.split())[:300] or "a fix that leaves the change out"
-    instead = Hypothesis(
-        statement=f"Debug: {statement}", component="workflow", problem=direction.chosen.problem
-    )
-    return attrs.evolve(direction, chosen=instead, dropped=direction.chosen)

@@ -235,7 +235,4 @@ def _after_debug(
         carried = False
     if carried:
         return None
-    rewrite = Hypothesis(
-        statement=f"Debug: {how}.", component="workflow", problem=direction.chosen.problem
-    )
-    return attrs.evolve(direction, chosen=rewrite, dropped=direction.chosen)
+    return direction.without_change(f"{how}.")
