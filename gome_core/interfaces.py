@@ -277,7 +277,8 @@ class Implementer(abc.ABC):
         """A new candidate for ``request``; its ``id`` is ``request.candidate_id``.
 
         A ``debug`` candidate whose fix drops the change ``request.direction`` chose should carry
-        a direction that says so (:attr:`~gome_core.types.Direction.dropped`), so that memory
+        a direction that says so (:attr:`~gome_core.types.Direction.dropped`;
+        ``request.direction.without_change("what the fix does")`` builds it), so that memory
         does not credit that change to code without it.
         """
 
